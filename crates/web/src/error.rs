@@ -1,0 +1,93 @@
+//! One error type for handlers. 4xx errors render a page that says what happened and what to do;
+//! 5xx errors are logged with the request id and shown only as "something went wrong" with that
+//! id, so no internal detail (or secret) reaches the browser.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use portal_store::StoreError;
+
+use crate::views;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    #[error("password change required")]
+    PasswordChangeRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("CSRF check failed: {0}")]
+    Csrf(&'static str),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignInRequired { next } => {
+                let target = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
+                let mut response = Redirect::to(&target).into_response();
+                // HTMX follows HX-Redirect with a full page load instead of swapping a login form
+                // into part of a page.
+                if let Ok(value) = HeaderValue::from_str(&target) {
+                    response.headers_mut().insert("HX-Redirect", value);
+                }
+                response
+            }
+            Self::PasswordChangeRequired => Redirect::to("/account/password").into_response(),
+            Self::Forbidden(what) => views::error_page(
+                StatusCode::FORBIDDEN,
+                "Not allowed",
+                &format!(
+                    "Your account is not allowed to {what}. Ask a platform administrator if you need this."
+                ),
+            ),
+            Self::NotFound(what) => views::error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &format!("This {what} does not exist, or it was deleted."),
+            ),
+            Self::Csrf(reason) => {
+                tracing::warn!(
+                    reason,
+                    "rejected a state-changing request that failed the CSRF check"
+                );
+                views::error_page(
+                    StatusCode::FORBIDDEN,
+                    "The form has expired",
+                    "This form was open too long, or it came from another site. Go back, reload the page and try again.",
+                )
+            }
+            Self::Store(StoreError::NotFound(what)) => Self::NotFound(what).into_response(),
+            Self::Store(StoreError::Conflict(message) | StoreError::Refused(message)) => {
+                views::error_page(StatusCode::CONFLICT, "Cannot do that", &message)
+            }
+            Self::Store(error) => internal(&error),
+            Self::Internal(error) => internal(&*error),
+        }
+    }
+}
+
+fn internal(error: &dyn std::error::Error) -> Response {
+    // The request id is on the span, so this line can be matched to the person's report.
+    tracing::error!(error = %error, "request failed");
+    let mut response = views::error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The portal could not complete this request. It has been logged; if it keeps happening, give the administrator the request id shown below.",
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,74 @@
+//! The HTTP face of CHT Portal: routes, middleware (request ids, tracing, security headers,
+//! sessions, CSRF) and the maud + HTMX pages.
+
+mod assets;
+mod clock;
+mod context;
+mod csrf;
+mod error;
+mod extract;
+mod pages;
+mod router;
+mod state;
+mod views;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use clock::{Clock, ClockControl};
+pub use context::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
+pub use csrf::{FORM_FIELD as CSRF_FORM_FIELD, HEADER as CSRF_HEADER, PRE_SESSION_COOKIE};
+pub use router::router;
+pub use state::{AppState, WebSettings};
+
+/// A bound, not yet serving, portal HTTP server. Binding first lets callers (and tests, on
+/// port 0) learn the address before serving starts.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn bind(address: SocketAddr, state: AppState) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let purge = tokio::spawn(purge_expired_sessions(self.state.clone()));
+        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        purge.abort();
+        result
+    }
+}
+
+/// Expired sessions are refused when used; this keeps the table from growing forever.
+async fn purge_expired_sessions(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        interval.tick().await;
+        match portal_store::sessions::purge_expired(
+            &state.db,
+            state.settings.session,
+            state.clock.now(),
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+        }
+    }
+}

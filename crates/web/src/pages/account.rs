@@ -1,0 +1,107 @@
+//! The signed-in person's own account: changing the password (required after a one-time
+//! password from `cht-portal admin create`).
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use portal_domain::NewPassword;
+use portal_store::users;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::AppResult;
+use crate::extract::CurrentUser;
+use crate::views::{self, FieldErrors, Notice, TextField, hidden_csrf, text_field};
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+fn password_page(current: &CurrentUser, errors: &FieldErrors) -> Markup {
+    let must = current.user.password_must_change;
+    views::page(
+        Some(current),
+        "Change password",
+        None,
+        &html! {
+            div.card.narrow {
+                h1 { "Change your password" }
+                @if must {
+                    div.notice.warn role="status" { "You signed in with a one-time password. Choose your own password to continue." }
+                }
+                form method="post" action="/account/password" {
+                    (hidden_csrf(&current.csrf_token))
+                    (text_field(&TextField { name: "current_password", label: "Current password", kind: "password", value: "", hint: None, required: true, autocomplete: "current-password" }, errors))
+                    (text_field(&TextField { name: "new_password", label: "New password", kind: "password", value: "", hint: Some("At least 12 characters. A few unrelated words make a strong password that is easy to type."), required: true, autocomplete: "new-password" }, errors))
+                    (text_field(&TextField { name: "confirm_password", label: "New password again", kind: "password", value: "", hint: None, required: true, autocomplete: "new-password" }, errors))
+                    div.actions { button type="submit" { "Change password" } }
+                }
+            }
+        },
+    )
+}
+
+pub async fn show(current: CurrentUser) -> Markup {
+    password_page(&current, &FieldErrors::default())
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let stored = users::credentials(&state.db, current.user.id).await?;
+    let mut errors = FieldErrors::default();
+    let current_password = form.current_password;
+    let hash = stored.password_hash.clone();
+    let current_ok = tokio::task::spawn_blocking(move || {
+        hash.is_some_and(|h| portal_crypto::verify_password(&current_password, &h))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password verification task failed: {e}"))?;
+    if !current_ok {
+        errors.add("current_password", "The current password is not correct.");
+    }
+    let new_password = match NewPassword::parse(&form.new_password, &current.user.email) {
+        Ok(password) => Some(password),
+        Err(problem) => {
+            errors.add("new_password", problem.to_string());
+            None
+        }
+    };
+    if form.new_password != form.confirm_password {
+        errors.add(
+            "confirm_password",
+            "The two new passwords are different; type the same password twice.",
+        );
+    }
+    let Some(new_password) = new_password.filter(|_| errors.is_empty()) else {
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            password_page(&current, &errors),
+        )
+            .into_response());
+    };
+    let hash =
+        tokio::task::spawn_blocking(move || portal_crypto::hash_password(new_password.expose()))
+            .await
+            .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
+            .map_err(|e| anyhow::anyhow!(e))?;
+    users::change_password(
+        &state.db,
+        &current.audit(&state),
+        current.user.id,
+        hash,
+        &current.session_digest,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/?notice={}", Notice::PasswordChanged.code())).into_response())
+}

@@ -1,0 +1,303 @@
+//! Sign-in with a local password, sign-out, and the throttle that slows down guessing.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use maud::{Markup, html};
+use portal_domain::{AuditAction, Email, TargetKind};
+use portal_store::throttle::{self, Lockout, ThrottleKey};
+use portal_store::{AuditRecord, audit, sessions, users};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use crate::context::{RequestMeta, SessionSlot, session_cookie_name};
+use crate::csrf::{PRE_SESSION_COOKIE, pre_session_token};
+use crate::error::AppResult;
+use crate::extract::{CurrentUser, audit_context};
+use crate::views::{self, FieldErrors, Notice, TextField, hidden_csrf, text_field};
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    notice: Option<Notice>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Only paths on this site: `//evil.example` and `https://...` would turn sign-in into an open
+/// redirect.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn login_form(csrf: &str, email: &str, next: &str, problem: Option<&str>) -> Markup {
+    html! {
+        div.card.narrow {
+            h1 { "Sign in" }
+            @if let Some(problem) = problem {
+                div.notice.error role="alert" { (problem) }
+            }
+            form method="post" action="/login" hx-boost="false" {
+                (hidden_csrf(csrf))
+                input type="hidden" name="next" value=(next);
+                (text_field(&TextField { name: "email", label: "Email", kind: "email", value: email, hint: None, required: true, autocomplete: "username" }, &FieldErrors::default()))
+                (text_field(&TextField { name: "password", label: "Password", kind: "password", value: "", hint: None, required: true, autocomplete: "current-password" }, &FieldErrors::default()))
+                div.actions { button type="submit" { "Sign in" } }
+            }
+        }
+    }
+}
+
+fn render_login(
+    status: StatusCode,
+    jar: CookieJar,
+    secure: bool,
+    email: &str,
+    next: &str,
+    problem: Option<&str>,
+    notice: Option<Notice>,
+) -> Response {
+    let (jar, csrf) = pre_session_token(jar, secure);
+    let body = views::page(
+        None,
+        "Sign in",
+        notice,
+        &login_form(&csrf, email, next, problem),
+    );
+    (status, jar, body).into_response()
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: axum::Extension<SessionSlot>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(query.next.as_deref());
+    if session.0.0.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    render_login(
+        StatusCode::OK,
+        jar,
+        state.settings.secure,
+        "",
+        &next,
+        None,
+        query.notice,
+    )
+}
+
+fn lockout_message(lockout: &Lockout, now: chrono::DateTime<chrono::Utc>) -> String {
+    let minutes = (lockout.until - now).num_minutes() + 1;
+    let whom = match lockout.key {
+        ThrottleKey::Account(_) => "this account",
+        ThrottleKey::Address(_) => "your network address",
+    };
+    format!(
+        "Too many failed sign-in attempts for {whom}. Try again in {minutes} minute{}, or ask an administrator to help.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    meta: RequestMeta,
+    session: axum::Extension<SessionSlot>,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let now = state.clock.now();
+    let next = safe_next(form.next.as_deref());
+    let secure = state.settings.secure;
+    let typed_email = form.email.trim().to_lowercase();
+    let mut keys = vec![ThrottleKey::Account(
+        typed_email.chars().take(254).collect(),
+    )];
+    if let Some(address) = &meta.client_address {
+        keys.push(ThrottleKey::Address(address.clone()));
+    }
+    let anonymous = audit_context(&state, &meta, None);
+    let mut labelled = anonymous.clone();
+    labelled.actor_label = if typed_email.is_empty() {
+        "anonymous".to_owned()
+    } else {
+        typed_email.clone()
+    };
+
+    if let Some(lockout) = throttle::locked(&state.db, &keys, now).await? {
+        audit::record(
+            &state.db,
+            &labelled,
+            AuditRecord::new(AuditAction::LoginThrottled)
+                .details(json!({ "locked_until": lockout.until })),
+        )
+        .await?;
+        let message = lockout_message(&lockout, now);
+        return Ok(render_login(
+            StatusCode::TOO_MANY_REQUESTS,
+            jar,
+            secure,
+            &typed_email,
+            &next,
+            Some(&message),
+            None,
+        ));
+    }
+
+    let credentials = match Email::parse(&form.email) {
+        Ok(email) => users::credentials_by_email(&state.db, &email).await?,
+        Err(_) => None,
+    };
+    let password = form.password;
+    let verified = tokio::task::spawn_blocking(move || {
+        let matched = match credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref())
+        {
+            Some(hash) => portal_crypto::verify_password(&password, hash),
+            None => {
+                portal_crypto::verify_against_dummy(&password);
+                false
+            }
+        };
+        (credentials, matched)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password verification task failed: {e}"))?;
+    let user = match verified {
+        (Some(c), true) if !c.user.disabled => c.user,
+        (credentials, matched) => {
+            let reason = match (&credentials, matched) {
+                (None, _) => "unknown_account",
+                (Some(c), true) if c.user.disabled => "account_disabled",
+                (Some(c), _) if c.password_hash.is_none() => "no_local_password",
+                _ => "wrong_password",
+            };
+            let mut record =
+                AuditRecord::new(AuditAction::LoginFailed).details(json!({ "reason": reason }));
+            if let Some(c) = &credentials {
+                record = record.target(TargetKind::User, c.user.id);
+            }
+            audit::record(&state.db, &labelled, record).await?;
+            let caused =
+                throttle::record_failure(&state.db, &keys, &state.settings.throttle, now).await?;
+            let (status, message) = match caused {
+                Some(lockout) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    lockout_message(&lockout, now),
+                ),
+                // One message for every failure: it must not reveal which accounts exist.
+                None => (
+                    StatusCode::UNAUTHORIZED,
+                    "The email or password is not correct.".to_owned(),
+                ),
+            };
+            return Ok(render_login(
+                status,
+                jar,
+                secure,
+                &typed_email,
+                &next,
+                Some(&message),
+                None,
+            ));
+        }
+    };
+
+    // Rotate: whatever session this browser had ends, and a new id is issued.
+    if let Some(previous) = &session.0.0 {
+        sessions::delete(&state.db, &previous.id_digest).await?;
+    }
+    throttle::reset(&state.db, &keys[0]).await?;
+    let new_session = sessions::create(
+        &state.db,
+        user.id,
+        state.settings.session,
+        now,
+        meta.client_address.clone(),
+        meta.user_agent.clone(),
+    )
+    .await?;
+    users::record_login(&state.db, user.id, now).await?;
+    let mut ctx = anonymous;
+    ctx.actor_user_id = Some(user.id);
+    ctx.actor_label.clone_from(&user.email);
+    audit::record(
+        &state.db,
+        &ctx,
+        AuditRecord::new(AuditAction::LoginSucceeded).target(TargetKind::User, user.id),
+    )
+    .await?;
+
+    let cookie = Cookie::build((
+        session_cookie_name(secure),
+        new_session.token.expose().to_owned(),
+    ))
+    .path("/")
+    .http_only(true)
+    .secure(secure)
+    .same_site(SameSite::Lax)
+    .build();
+    let jar = jar
+        .add(cookie)
+        .remove(Cookie::build(PRE_SESSION_COOKIE).path("/"));
+    let target = if user.password_must_change {
+        "/account/password".to_owned()
+    } else {
+        next
+    };
+    Ok((jar, Redirect::to(&target)).into_response())
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    current: CurrentUser,
+) -> AppResult<Response> {
+    sessions::delete(&state.db, &current.session_digest).await?;
+    audit::record(
+        &state.db,
+        &current.audit(&state),
+        AuditRecord::new(AuditAction::Logout).target(TargetKind::User, current.user.id),
+    )
+    .await?;
+    let jar = jar.remove(Cookie::build(session_cookie_name(state.settings.secure)).path("/"));
+    Ok((
+        jar,
+        Redirect::to(&format!("/login?notice={}", Notice::SignedOut.code())),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/tenants/1")), "/tenants/1");
+        assert_eq!(safe_next(Some("//evil.example/x")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,318 @@
+//! CHT instances of a tenant: add, view/edit, delete. The service-account password is write-only
+//! here: it is never sent back to the browser, and leaving the field empty keeps the stored one.
+//!
+//! **Permission**: platform administrator (every handler takes [`PlatformAdmin`]).
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use portal_domain::{BaseUrl, InstanceId, InstanceName, ServiceUsername, TenantId};
+use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_store::{StoreError, tenants};
+use serde::Deserialize;
+
+use super::tenants::parse_tenant_id;
+use crate::AppState;
+use crate::error::{AppError, AppResult};
+use crate::extract::{CurrentUser, PlatformAdmin};
+use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
+use axum::extract::Query;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InstanceForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    service_username: String,
+    #[serde(default)]
+    service_password: String,
+}
+
+impl InstanceForm {
+    /// Parses the form; `password_required` is true for a new instance.
+    fn parse(&self, password_required: bool) -> Result<InstanceFields, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", InstanceName::parse(&self.name));
+        let base_url = errors.check("base_url", BaseUrl::parse(&self.base_url));
+        let service_username = errors.check(
+            "service_username",
+            ServiceUsername::parse(&self.service_username),
+        );
+        let service_password = if self.service_password.is_empty() && !password_required {
+            Some(None)
+        } else {
+            errors
+                .check(
+                    "service_password",
+                    ServicePassword::parse(&self.service_password),
+                )
+                .map(Some)
+        };
+        match (name, base_url, service_username, service_password) {
+            (Some(name), Some(base_url), Some(service_username), Some(service_password))
+                if errors.is_empty() =>
+            {
+                Ok(InstanceFields {
+                    name,
+                    base_url,
+                    service_username,
+                    service_password,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn parse_instance_id(raw: &str) -> AppResult<InstanceId> {
+    raw.parse().map_err(|_| AppError::NotFound("CHT instance"))
+}
+
+struct FormPage<'a> {
+    tenant: &'a tenants::Tenant,
+    instance: Option<&'a instances::Instance>,
+    form: &'a InstanceForm,
+    errors: &'a FieldErrors,
+    notice: Option<Notice>,
+}
+
+fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
+    let tenant = page.tenant;
+    let (title, action) = match page.instance {
+        Some(instance) => (
+            instance.name.clone(),
+            format!("/tenants/{}/instances/{}", tenant.id, instance.id),
+        ),
+        None => (
+            "Add CHT instance".to_owned(),
+            format!("/tenants/{}/instances", tenant.id),
+        ),
+    };
+    let password_hint = if page.instance.is_some() {
+        "Stored encrypted and never shown. Leave empty to keep the current password."
+    } else {
+        "Stored encrypted and never shown again."
+    };
+    views::page(
+        Some(current),
+        &title,
+        page.notice,
+        &html! {
+            div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / " (title) }
+            h1 { (title) }
+            @if let Some(instance) = page.instance {
+                div.card {
+                    dl.facts {
+                        dt { "Address" } dd { (instance.base_url) }
+                        dt { "Service account" } dd { (instance.service_username) }
+                        dt { "Added" } dd { (instance.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                        dt { "Last changed" } dd { (instance.updated_at.format("%Y-%m-%d %H:%M UTC")) }
+                    }
+                }
+                h2 { "Edit" }
+            }
+            form.card method="post" action=(action) autocomplete="off" {
+                (hidden_csrf(&current.csrf_token))
+                div.grid2 {
+                    (text_field(&TextField { name: "name", label: "Name", kind: "text", value: &page.form.name, hint: Some("e.g. Nairobi County, or Training"), required: true, autocomplete: "off" }, page.errors))
+                    (text_field(&TextField { name: "base_url", label: "Base URL", kind: "url", value: &page.form.base_url, hint: Some("The address of the CHT instance, e.g. https://nairobi.echis.go.ke"), required: true, autocomplete: "off" }, page.errors))
+                    (text_field(&TextField { name: "service_username", label: "Service account user name", kind: "text", value: &page.form.service_username, hint: Some("The CHT user the portal signs in as"), required: true, autocomplete: "off" }, page.errors))
+                    (text_field(&TextField { name: "service_password", label: "Service account password", kind: "password", value: "", hint: Some(password_hint), required: page.instance.is_none(), autocomplete: "new-password" }, page.errors))
+                }
+                div.actions {
+                    button type="submit" { @if page.instance.is_some() { "Save instance" } @else { "Add instance" } }
+                    a.button.secondary href={ "/tenants/" (tenant.id) } { "Cancel" }
+                }
+            }
+            @if let Some(instance) = page.instance {
+                h2 { "Delete instance" }
+                form.card method="post" action={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/delete" } hx-confirm={ "Delete the CHT instance " (instance.name) " from the portal? Nothing on the CHT server is changed." } {
+                    (hidden_csrf(&current.csrf_token))
+                    p.muted { "Removes the instance and its stored credentials from the portal. The CHT server itself is not touched." }
+                    button.danger type="submit" { "Delete instance" }
+                }
+            }
+        },
+    )
+}
+
+fn conflict_or_error(error: StoreError, errors: &mut FieldErrors) -> Result<(), AppError> {
+    match error {
+        StoreError::Conflict(message) => {
+            errors.add("name", message);
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
+}
+
+pub async fn new(
+    State(state): State<AppState>,
+    PlatformAdmin(current): PlatformAdmin,
+    Path(tenant_id): Path<String>,
+) -> AppResult<Markup> {
+    let tenant = tenants::get(&state.db, parse_tenant_id(&tenant_id)?).await?;
+    Ok(form_page(
+        &current,
+        &FormPage {
+            tenant: &tenant,
+            instance: None,
+            form: &InstanceForm::default(),
+            errors: &FieldErrors::default(),
+            notice: None,
+        },
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    PlatformAdmin(current): PlatformAdmin,
+    Path(tenant_id): Path<String>,
+    Form(form): Form<InstanceForm>,
+) -> AppResult<Response> {
+    let tenant = tenants::get(&state.db, parse_tenant_id(&tenant_id)?).await?;
+    let mut errors = match form.parse(true) {
+        Ok(fields) => match instances::create(
+            &state.db,
+            &current.audit(&state),
+            &state.master_key,
+            tenant.id,
+            &fields,
+        )
+        .await
+        {
+            Ok(instance) => {
+                return Ok(Redirect::to(&format!(
+                    "/tenants/{}/instances/{}?notice={}",
+                    tenant.id,
+                    instance.id,
+                    Notice::InstanceCreated.code()
+                ))
+                .into_response());
+            }
+            Err(error) => {
+                let mut errors = FieldErrors::default();
+                conflict_or_error(error, &mut errors)?;
+                errors
+            }
+        },
+        Err(errors) => errors,
+    };
+    if form.service_password.is_empty() {
+        errors.add("service_password", "Service account password is required");
+    }
+    let page = form_page(
+        &current,
+        &FormPage {
+            tenant: &tenant,
+            instance: None,
+            form: &form,
+            errors: &errors,
+            notice: None,
+        },
+    );
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+async fn load(
+    state: &AppState,
+    tenant_id: &str,
+    id: &str,
+) -> AppResult<(tenants::Tenant, instances::Instance)> {
+    let tenant_id: TenantId = parse_tenant_id(tenant_id)?;
+    let tenant = tenants::get(&state.db, tenant_id).await?;
+    let instance = instances::get(&state.db, tenant_id, parse_instance_id(id)?).await?;
+    Ok((tenant, instance))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PlatformAdmin(current): PlatformAdmin,
+    Path((tenant_id, id)): Path<(String, String)>,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Markup> {
+    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    let form = InstanceForm {
+        name: instance.name.clone(),
+        base_url: instance.base_url.clone(),
+        service_username: instance.service_username.clone(),
+        service_password: String::new(),
+    };
+    Ok(form_page(
+        &current,
+        &FormPage {
+            tenant: &tenant,
+            instance: Some(&instance),
+            form: &form,
+            errors: &FieldErrors::default(),
+            notice: query.notice,
+        },
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    PlatformAdmin(current): PlatformAdmin,
+    Path((tenant_id, id)): Path<(String, String)>,
+    Form(form): Form<InstanceForm>,
+) -> AppResult<Response> {
+    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    let errors = match form.parse(false) {
+        Ok(fields) => match instances::update(
+            &state.db,
+            &current.audit(&state),
+            &state.master_key,
+            tenant.id,
+            instance.id,
+            &fields,
+        )
+        .await
+        {
+            Ok(_) => {
+                return Ok(Redirect::to(&format!(
+                    "/tenants/{}/instances/{}?notice={}",
+                    tenant.id,
+                    instance.id,
+                    Notice::InstanceUpdated.code()
+                ))
+                .into_response());
+            }
+            Err(error) => {
+                let mut errors = FieldErrors::default();
+                conflict_or_error(error, &mut errors)?;
+                errors
+            }
+        },
+        Err(errors) => errors,
+    };
+    let page = form_page(
+        &current,
+        &FormPage {
+            tenant: &tenant,
+            instance: Some(&instance),
+            form: &form,
+            errors: &errors,
+            notice: None,
+        },
+    );
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PlatformAdmin(current): PlatformAdmin,
+    Path((tenant_id, id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    instances::delete(&state.db, &current.audit(&state), tenant.id, instance.id).await?;
+    Ok(Redirect::to(&format!(
+        "/tenants/{}?notice={}",
+        tenant.id,
+        Notice::InstanceDeleted.code()
+    ))
+    .into_response())
+}

@@ -1,0 +1,6 @@
+pub mod account;
+pub mod auth;
+pub mod health;
+pub mod home;
+pub mod instances;
+pub mod tenants;

@@ -1,0 +1,71 @@
+use std::sync::Arc;
+
+use chrono::Duration;
+use portal_config::Config;
+use portal_crypto::MasterKey;
+use portal_store::Db;
+use portal_store::sessions::SessionPolicy;
+use portal_store::throttle::ThrottlePolicy;
+
+use crate::Clock;
+
+/// The web settings derived from [`Config`].
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub session: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+    /// Cookies carry `Secure` and the HSTS header is sent (the portal is served over HTTPS).
+    pub secure: bool,
+    /// Take the client address from `X-Forwarded-For` (set by our own reverse proxy).
+    pub behind_proxy: bool,
+}
+
+impl WebSettings {
+    #[must_use]
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            session: SessionPolicy {
+                idle_timeout: Duration::minutes(config.session.idle_timeout_minutes.into()),
+                absolute_timeout: Duration::hours(config.session.absolute_timeout_hours.into()),
+            },
+            throttle: ThrottlePolicy {
+                max_failures_per_account: config.login.max_failures_per_account,
+                max_failures_per_address: config.login.max_failures_per_address,
+                window: Duration::minutes(config.login.window_minutes.into()),
+                lockout: Duration::minutes(config.login.lockout_minutes.into()),
+            },
+            secure: config.cookies_secure(),
+            behind_proxy: config.behind_proxy,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub master_key: MasterKey,
+    pub settings: WebSettings,
+    pub clock: Clock,
+}
+
+impl AppState {
+    #[must_use]
+    pub fn new(db: Db, master_key: MasterKey, settings: WebSettings, clock: Clock) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            master_key,
+            settings,
+            clock,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,146 @@
+//! HTML views as functions returning maud `Markup`. Pages work without JavaScript; HTMX
+//! (`hx-boost`) only makes navigation lighter on slow links.
+
+mod forms;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+pub use forms::{FieldErrors, TextField, hidden_csrf, text_field};
+
+use crate::assets;
+use crate::context::current_request_id;
+use crate::extract::CurrentUser;
+
+/// HTMX settings: no inline styles or eval (the CSP forbids both), and error pages are swapped
+/// in like any other page so people see the message.
+const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"responseHandling":[{"code":"204","swap":false},{"code":"[2345]..","swap":true,"error":false}]}"#;
+
+/// A one-line confirmation after a redirect. Only these fixed messages can be shown, so a link
+/// cannot make the portal display text of someone else's choosing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Notice {
+    TenantCreated,
+    TenantUpdated,
+    TenantDeleted,
+    InstanceCreated,
+    InstanceUpdated,
+    InstanceDeleted,
+    PasswordChanged,
+    SignedOut,
+    SessionEnded,
+}
+
+impl Notice {
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::TenantCreated => "tenant-created",
+            Self::TenantUpdated => "tenant-updated",
+            Self::TenantDeleted => "tenant-deleted",
+            Self::InstanceCreated => "instance-created",
+            Self::InstanceUpdated => "instance-updated",
+            Self::InstanceDeleted => "instance-deleted",
+            Self::PasswordChanged => "password-changed",
+            Self::SignedOut => "signed-out",
+            Self::SessionEnded => "session-ended",
+        }
+    }
+
+    const fn message(self) -> &'static str {
+        match self {
+            Self::TenantCreated => "Tenant created.",
+            Self::TenantUpdated => "Tenant saved.",
+            Self::TenantDeleted => "Tenant deleted.",
+            Self::InstanceCreated => {
+                "CHT instance added. Its service account password is stored encrypted."
+            }
+            Self::InstanceUpdated => "CHT instance saved.",
+            Self::InstanceDeleted => "CHT instance deleted.",
+            Self::PasswordChanged => "Password changed. Your other sessions have been signed out.",
+            Self::SignedOut => "You have signed out.",
+            Self::SessionEnded => "Your session ended. Sign in again to continue.",
+        }
+    }
+}
+
+/// `?notice=` on pages that show a confirmation.
+#[derive(Debug, Default, Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<Notice>,
+}
+
+/// The page shell: header with navigation for a signed-in user, then `content`.
+pub fn page(
+    user: Option<&CurrentUser>,
+    title: &str,
+    notice: Option<Notice>,
+    content: &Markup,
+) -> Markup {
+    let csrf_headers =
+        user.map(|u| serde_json::json!({ "X-CSRF-Token": u.csrf_token }).to_string());
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                title { (title) " · CHT Portal" }
+                link rel="stylesheet" href=(assets::url("app.css"));
+                script src=(assets::url("htmx.min.js")) defer {}
+            }
+            body hx-boost="true" hx-headers=[csrf_headers] {
+                header.top {
+                    div.bar {
+                        a.brand href="/" { "CHT Portal" }
+                        @if let Some(user) = user {
+                            nav aria-label="Main" {
+                                @if user.user.is_platform_admin { a href="/tenants" { "Tenants" } }
+                                a href="/account/password" title="Change your password" { (user.user.display_name) }
+                                form method="post" action="/logout" {
+                                    (hidden_csrf(&user.csrf_token))
+                                    button type="submit" { "Sign out" }
+                                }
+                            }
+                        }
+                    }
+                }
+                main {
+                    @if let Some(notice) = notice {
+                        div.notice.ok role="status" { (notice.message()) }
+                    }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// A full error page with the request id, so a report can be matched to the server log.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let request_id = current_request_id().filter(|id| !id.is_empty());
+    let body = page(
+        None,
+        title,
+        None,
+        &html! {
+            div.card.narrow {
+                h1 { (title) }
+                p { (message) }
+                @if let Some(id) = &request_id {
+                    p.muted { "Request id: " span.request-id { (id) } }
+                }
+                p { a href="/" { "Go to the start page" } }
+            }
+        },
+    );
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

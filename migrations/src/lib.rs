@@ -1,0 +1,15 @@
+//! The portal's database schema as ordered migrations. Each one runs unchanged on SQLite and
+//! PostgreSQL; where the two need different SQL (triggers), the migration says so explicitly.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_foundation::Migration)]
+    }
+}

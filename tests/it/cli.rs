@@ -1,0 +1,280 @@
+//! The `cht-portal` binary itself, as an operator runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::support::*;
+
+fn portal(database: &TestDatabase, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cht-portal"));
+    command
+        .args(args)
+        .current_dir(database.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database.url)
+        .env("PORTAL_DATA_DIR", database.dir.path().join("data"))
+        .env("PORTAL_LOG__FILTER", "warn")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("run cht-portal");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn admin_create_prints_a_one_time_password_that_signs_in() {
+    let app = TestApp::spawn().await;
+    let output = portal(
+        &app.database,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "Grace@Health.go.ke",
+            "--name",
+            "Grace Hopper",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains("Created platform administrator grace@health.go.ke (Grace Hopper)."),
+        "{out}"
+    );
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("One-time password: "))
+        .expect("the password is printed")
+        .to_owned();
+    assert!(
+        !stderr(&output).contains(&password),
+        "the password is not logged"
+    );
+
+    let response = app.login("grace@health.go.ke", &password).await;
+    assert_eq!(
+        location(&response),
+        "/account/password",
+        "one-time: must be changed"
+    );
+    let event = app.last_audit("user.created").await;
+    assert_eq!(event.actor_label, "command line");
+    assert_eq!(event.details["platform_admin"], true);
+}
+
+#[tokio::test]
+async fn admin_create_can_read_the_password_from_stdin() {
+    let app = TestApp::spawn().await;
+    let output = portal(
+        &app.database,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "ops@health.go.ke",
+            "--password-stdin",
+        ],
+        Some("a long chosen passphrase\n"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("One-time password"));
+    let response = app
+        .login("ops@health.go.ke", "a long chosen passphrase")
+        .await;
+    assert_eq!(
+        location(&response),
+        "/",
+        "no forced change for a chosen password"
+    );
+
+    let weak = portal(
+        &app.database,
+        &[
+            "admin",
+            "create",
+            "--email",
+            "weak@health.go.ke",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(
+        stderr(&weak)
+            .contains("--password-stdin: The password must be at least 12 characters long"),
+        "{}",
+        stderr(&weak)
+    );
+}
+
+#[tokio::test]
+async fn admin_create_refuses_a_duplicate_or_malformed_email() {
+    let app = TestApp::spawn().await;
+    assert!(
+        portal(
+            &app.database,
+            &["admin", "create", "--email", "dup@health.go.ke"],
+            None
+        )
+        .status
+        .success()
+    );
+    let again = portal(
+        &app.database,
+        &["admin", "create", "--email", "DUP@health.go.ke"],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("A portal user with the email dup@health.go.ke already exists."),
+        "{}",
+        stderr(&again)
+    );
+    let bad = portal(
+        &app.database,
+        &["admin", "create", "--email", "not-an-email"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("--email: \"not-an-email\" has no @"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_to_a_fresh_database() {
+    let database = TestDatabase::create().await;
+    let output = portal(&database, &["migrate"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Applied 1 migration;"),
+        "{}",
+        stdout(&output)
+    );
+    let again = portal(&database, &["migrate"], None);
+    assert!(stdout(&again).contains("Applied 0 migrations;"));
+}
+
+#[tokio::test]
+async fn configuration_errors_name_the_key_and_the_variable() {
+    let database = TestDatabase::create().await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cht-portal"));
+    let output = command
+        .args(["migrate"])
+        .current_dir(database.dir.path())
+        .env("PORTAL_SESSION__IDLE_TIMEOUT_MINUTES", "half an hour")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("`session.idle_timeout_minutes`")
+            && message.contains("PORTAL_SESSION__IDLE_TIMEOUT_MINUTES"),
+        "{message}"
+    );
+
+    std::fs::write(database.dir.path().join("portal.toml"), "listen = 8080\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_cht-portal"))
+        .args(["--config", "portal.toml", "migrate"])
+        .current_dir(database.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("key `listen`") && message.contains("portal.toml"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn serve_listens_where_told_and_answers_health_checks() {
+    let database = TestDatabase::create().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cht-portal"))
+        .args(["serve", "--listen", &address.to_string()])
+        .current_dir(database.dir.path())
+        .env("DATABASE_URL", &database.url)
+        .env("PORTAL_LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = http_client();
+    let mut ready = None;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("http://{address}/readyz")).send().await {
+            ready = Some(response.status());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = client.get(format!("http://{address}/login")).send().await;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = stderr(&output);
+    assert_eq!(ready, Some(StatusCode::OK), "{logs}");
+    let request_line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("serving on"))
+        })
+        .unwrap_or_else(|| panic!("JSON log lines expected:\n{logs}"));
+    assert_eq!(request_line["level"], "INFO");
+    assert!(
+        database.dir.path().join("data/master.key").exists(),
+        "a development key was generated"
+    );
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_cht-portal"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage: cht-portal"),
+            "{args:?}"
+        );
+    }
+}
