@@ -1,0 +1,133 @@
+//! End to end in headless Chromium (through ChromeDriver): what a person does on first use.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::*;
+
+/// A ChromeDriver process on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_browser() -> (Driver, Client) {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (tests/run installs chromium and chromium-driver)");
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile };
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            // No network but loopback here: keep Chromium from reaching out at start.
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--window-size=1024,768",
+                     format!("--user-data-dir={}", driver._profile.path().display())]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    let mut last_error = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls().unwrap().capabilities(capabilities.clone()).connect(&driver.url).await {
+            Ok(client) => return (driver, client),
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not start Chromium through ChromeDriver: {last_error:?}");
+}
+
+async fn fill(browser: &Client, name: &str, value: &str) {
+    let field = browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(&format!("[name='{name}']"))).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn click_button(browser: &Client, label: &str) {
+    let xpath = format!("//button[normalize-space()='{label}'] | //a[normalize-space()='{label}']");
+    browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await.unwrap().click().await.unwrap();
+}
+
+async fn wait_for_text(browser: &Client, text: &str) {
+    let xpath = format!("//*[contains(normalize-space(), \"{text}\")]");
+    if browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await.is_err() {
+        let html = browser.source().await.unwrap_or_default();
+        panic!("the page never showed \"{text}\":\n{html}");
+    }
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
+    let app = TestApp::spawn().await;
+    app.create_user(ADMIN_EMAIL, "one-time-pass-4821", true, true).await;
+    let (_driver, browser) = start_browser().await;
+
+    browser.goto(&app.url("/tenants")).await.unwrap();
+    wait_for_text(&browser, "Sign in").await;
+    fill(&browser, "email", ADMIN_EMAIL).await;
+    fill(&browser, "password", "one-time-pass-4821").await;
+    click_button(&browser, "Sign in").await;
+
+    wait_for_text(&browser, "Choose your own password").await;
+    // The embedded htmx loaded under the CSP (no CDN, no inline script).
+    let htmx = browser.execute("return typeof window.htmx === 'object' && htmx.version", vec![]).await.unwrap();
+    assert_eq!(htmx, json!("2.0.11"));
+    fill(&browser, "current_password", "one-time-pass-4821").await;
+    fill(&browser, "new_password", ADMIN_PASSWORD).await;
+    fill(&browser, "confirm_password", ADMIN_PASSWORD).await;
+    click_button(&browser, "Change password").await;
+
+    wait_for_text(&browser, "Password changed.").await;
+    fill(&browser, "name", "Kenya Ministry of Health").await;
+    fill(&browser, "slug", "ke moh").await;
+    click_button(&browser, "Create tenant").await;
+    wait_for_text(&browser, "may use only letters a-z").await;
+    fill(&browser, "slug", "ke-moh").await;
+    click_button(&browser, "Create tenant").await;
+    wait_for_text(&browser, "Tenant created.").await;
+
+    click_button(&browser, "Add CHT instance").await;
+    wait_for_text(&browser, "Service account password").await;
+    fill(&browser, "name", "Nairobi County").await;
+    fill(&browser, "base_url", "https://nairobi.echis.go.ke").await;
+    fill(&browser, "service_username", "portal-svc").await;
+    fill(&browser, "service_password", "Medic-S3cret-Passw0rd").await;
+    click_button(&browser, "Add instance").await;
+    wait_for_text(&browser, "CHT instance added.").await;
+    screenshot(&browser, "instance-added").await;
+    let url = browser.current_url().await.unwrap();
+    assert!(url.path().contains("/instances/"), "{url}");
+
+    click_button(&browser, "Sign out").await;
+    wait_for_text(&browser, "You have signed out.").await;
+    browser.close().await.unwrap();
+
+    let tenants = portal_store::tenants::list(&app.db).await.unwrap();
+    assert_eq!(tenants.len(), 1);
+    assert_eq!(tenants[0].instance_count, 1);
+}
