@@ -24,7 +24,11 @@ impl Drop for Driver {
 
 async fn start_browser() -> (Driver, Client) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -32,7 +36,11 @@ async fn start_browser() -> (Driver, Client) {
         .spawn()
         .expect("chromedriver is installed (tests/run installs chromium and chromium-driver)");
     let profile = tempfile::tempdir().unwrap();
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile };
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: profile,
+    };
     let capabilities = json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
@@ -43,10 +51,17 @@ async fn start_browser() -> (Driver, Client) {
                      format!("--user-data-dir={}", driver._profile.path().display())]
         }
     });
-    let serde_json::Value::Object(capabilities) = capabilities else { unreachable!() };
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
     let mut last_error = None;
     for _ in 0..50 {
-        match ClientBuilder::rustls().unwrap().capabilities(capabilities.clone()).connect(&driver.url).await {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities.clone())
+            .connect(&driver.url)
+            .await
+        {
             Ok(client) => return (driver, client),
             Err(error) => last_error = Some(error),
         }
@@ -56,19 +71,38 @@ async fn start_browser() -> (Driver, Client) {
 }
 
 async fn fill(browser: &Client, name: &str, value: &str) {
-    let field = browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(&format!("[name='{name}']"))).await.unwrap();
+    let field = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!("[name='{name}']")))
+        .await
+        .unwrap();
     field.clear().await.unwrap();
     field.send_keys(value).await.unwrap();
 }
 
 async fn click_button(browser: &Client, label: &str) {
     let xpath = format!("//button[normalize-space()='{label}'] | //a[normalize-space()='{label}']");
-    browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await.unwrap().click().await.unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn wait_for_text(browser: &Client, text: &str) {
     let xpath = format!("//*[contains(normalize-space(), \"{text}\")]");
-    if browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(&xpath)).await.is_err() {
+    if browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .is_err()
+    {
         let html = browser.source().await.unwrap_or_default();
         panic!("the page never showed \"{text}\":\n{html}");
     }
@@ -84,7 +118,8 @@ async fn screenshot(browser: &Client, name: &str) {
 #[tokio::test]
 async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
     let app = TestApp::spawn().await;
-    app.create_user(ADMIN_EMAIL, "one-time-pass-4821", true, true).await;
+    app.create_user(ADMIN_EMAIL, "one-time-pass-4821", true, true)
+        .await;
     let (_driver, browser) = start_browser().await;
 
     browser.goto(&app.url("/tenants")).await.unwrap();
@@ -95,7 +130,13 @@ async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
 
     wait_for_text(&browser, "Choose your own password").await;
     // The embedded htmx loaded under the CSP (no CDN, no inline script).
-    let htmx = browser.execute("return typeof window.htmx === 'object' && htmx.version", vec![]).await.unwrap();
+    let htmx = browser
+        .execute(
+            "return typeof window.htmx === 'object' && htmx.version",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(htmx, json!("2.0.11"));
     fill(&browser, "current_password", "one-time-pass-4821").await;
     fill(&browser, "new_password", ADMIN_PASSWORD).await;

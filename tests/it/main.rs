@@ -6,8 +6,8 @@
 mod support;
 
 mod audit;
-mod browser;
 mod auth;
+mod browser;
 mod cli;
 mod csrf;
 mod health;
