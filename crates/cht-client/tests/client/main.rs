@@ -1,0 +1,11 @@
+//! Integration tests: the client against the in-process CHT simulator over real HTTP.
+
+mod common;
+mod docs;
+mod errors;
+mod faults;
+mod permissions;
+mod places;
+mod session;
+mod users;
+mod version;
