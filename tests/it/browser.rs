@@ -118,6 +118,9 @@ async fn screenshot(browser: &Client, name: &str) {
 #[tokio::test]
 async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
     let app = TestApp::spawn().await;
+    let sim = cht_sim::Simulator::start(cht_sim::SimConfig::default())
+        .await
+        .unwrap();
     app.create_user(ADMIN_EMAIL, "one-time-pass-4821", true, true)
         .await;
     let (_driver, browser) = start_browser().await;
@@ -155,11 +158,13 @@ async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
     click_button(&browser, "Add CHT instance").await;
     wait_for_text(&browser, "Service account password").await;
     fill(&browser, "name", "Nairobi County").await;
-    fill(&browser, "base_url", "https://nairobi.echis.go.ke").await;
-    fill(&browser, "service_username", "portal-svc").await;
-    fill(&browser, "service_password", "Medic-S3cret-Passw0rd").await;
+    fill(&browser, "base_url", &sim.base_url()).await;
+    fill(&browser, "service_username", "medic").await;
+    fill(&browser, "service_password", "password").await;
     click_button(&browser, "Add instance").await;
     wait_for_text(&browser, "CHT instance added.").await;
+    click_button(&browser, "Test connection").await;
+    wait_for_text(&browser, "every permission the portal needs").await;
     screenshot(&browser, "instance-added").await;
     let url = browser.current_url().await.unwrap();
     assert!(url.path().contains("/instances/"), "{url}");

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod browser;
 mod cli;
+mod connection;
 mod csrf;
 mod health;
 mod instances;

@@ -15,7 +15,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::pages::{account, auth, health, home, instances, tenants};
+use crate::pages::{account, auth, connection, health, home, instances, tenants};
 use crate::{AppState, assets, context, csrf, views};
 
 /// No inline script or style anywhere: everything comes from `/assets`.
@@ -51,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/tenants/{tenant_id}/instances/{instance_id}/delete",
             post(instances::delete),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/test",
+            post(connection::test),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

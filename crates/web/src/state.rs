@@ -8,6 +8,7 @@ use portal_store::sessions::SessionPolicy;
 use portal_store::throttle::ThrottlePolicy;
 
 use crate::Clock;
+use crate::cht::ChtClients;
 
 /// The web settings derived from [`Config`].
 #[derive(Debug, Clone)]
@@ -49,6 +50,7 @@ pub struct Inner {
     pub master_key: MasterKey,
     pub settings: WebSettings,
     pub clock: Clock,
+    pub cht: ChtClients,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             master_key,
             settings,
             clock,
+            cht: ChtClients::default(),
         }))
     }
 }

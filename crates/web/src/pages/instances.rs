@@ -13,12 +13,14 @@ use portal_store::instances::{self, InstanceFields, ServicePassword};
 use portal_store::{StoreError, tenants};
 use serde::Deserialize;
 
+use super::connection;
 use super::tenants::parse_tenant_id;
 use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::extract::{CurrentUser, PlatformAdmin};
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
 use axum::extract::Query;
+use cht_client::{ChtError, ConnectionReport};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct InstanceForm {
@@ -78,6 +80,7 @@ struct FormPage<'a> {
     form: &'a InstanceForm,
     errors: &'a FieldErrors,
     notice: Option<Notice>,
+    connection: Option<&'a Result<ConnectionReport, ChtError>>,
 }
 
 fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
@@ -111,6 +114,16 @@ fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
                         dt { "Service account" } dd { (instance.service_username) }
                         dt { "Added" } dd { (instance.created_at.format("%Y-%m-%d %H:%M UTC")) }
                         dt { "Last changed" } dd { (instance.updated_at.format("%Y-%m-%d %H:%M UTC")) }
+                    }
+                }
+                h2 { "Connection" }
+                div.card {
+                    (connection::report(page.connection))
+                    form method="post" action={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/test" }
+                        hx-post={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/test" }
+                        hx-target={ "#" (connection::REPORT_ID) } hx-swap="outerHTML" {
+                        (hidden_csrf(&current.csrf_token))
+                        div.actions { button.secondary type="submit" { "Test connection" } }
                     }
                 }
                 h2 { "Edit" }
@@ -164,6 +177,7 @@ pub async fn new(
             form: &InstanceForm::default(),
             errors: &FieldErrors::default(),
             notice: None,
+            connection: None,
         },
     ))
 }
@@ -213,12 +227,13 @@ pub async fn create(
             form: &form,
             errors: &errors,
             notice: None,
+            connection: None,
         },
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
-async fn load(
+pub async fn load(
     state: &AppState,
     tenant_id: &str,
     id: &str,
@@ -229,6 +244,42 @@ async fn load(
     Ok((tenant, instance))
 }
 
+/// The instance's page with its edit form filled from the stored values.
+pub fn render_instance_page(
+    current: &CurrentUser,
+    tenant: &tenants::Tenant,
+    instance: &instances::Instance,
+    connection: Option<&Result<ConnectionReport, ChtError>>,
+) -> Markup {
+    render_with_notice(current, tenant, instance, connection, None)
+}
+
+fn render_with_notice(
+    current: &CurrentUser,
+    tenant: &tenants::Tenant,
+    instance: &instances::Instance,
+    connection: Option<&Result<ConnectionReport, ChtError>>,
+    notice: Option<Notice>,
+) -> Markup {
+    let form = InstanceForm {
+        name: instance.name.clone(),
+        base_url: instance.base_url.clone(),
+        service_username: instance.service_username.clone(),
+        service_password: String::new(),
+    };
+    form_page(
+        current,
+        &FormPage {
+            tenant,
+            instance: Some(instance),
+            form: &form,
+            errors: &FieldErrors::default(),
+            notice,
+            connection,
+        },
+    )
+}
+
 pub async fn show(
     State(state): State<AppState>,
     PlatformAdmin(current): PlatformAdmin,
@@ -236,21 +287,12 @@ pub async fn show(
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
     let (tenant, instance) = load(&state, &tenant_id, &id).await?;
-    let form = InstanceForm {
-        name: instance.name.clone(),
-        base_url: instance.base_url.clone(),
-        service_username: instance.service_username.clone(),
-        service_password: String::new(),
-    };
-    Ok(form_page(
+    Ok(render_with_notice(
         &current,
-        &FormPage {
-            tenant: &tenant,
-            instance: Some(&instance),
-            form: &form,
-            errors: &FieldErrors::default(),
-            notice: query.notice,
-        },
+        &tenant,
+        &instance,
+        None,
+        query.notice,
     ))
 }
 
@@ -297,6 +339,7 @@ pub async fn update(
             form: &form,
             errors: &errors,
             notice: None,
+            connection: None,
         },
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
@@ -309,6 +352,7 @@ pub async fn delete(
 ) -> AppResult<Response> {
     let (tenant, instance) = load(&state, &tenant_id, &id).await?;
     instances::delete(&state.db, &current.audit(&state), tenant.id, instance.id).await?;
+    state.cht.forget(instance.id);
     Ok(Redirect::to(&format!(
         "/tenants/{}?notice={}",
         tenant.id,

@@ -1,5 +1,6 @@
 pub mod account;
 pub mod auth;
+pub mod connection;
 pub mod health;
 pub mod home;
 pub mod instances;
