@@ -39,11 +39,12 @@ pub async fn prepare(
     clock: Clock,
     run_migrations: bool,
 ) -> anyhow::Result<AppState> {
+    // The key first: a production start without one must fail before it changes the database.
+    let (master_key, source) = config.master_key()?;
     let db = open_database(config).await?;
     if run_migrations {
         migrate(&db).await?;
     }
-    let (master_key, source) = config.master_key()?;
     match source {
         MasterKeySource::Configured => {
             tracing::info!(key_id = master_key.id(), "using the configured master key")

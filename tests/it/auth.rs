@@ -124,7 +124,7 @@ async fn repeated_failures_lock_the_account_then_the_lock_expires() {
         body.contains("Too many failed sign-in attempts for this account"),
         "{body}"
     );
-    assert!(body.contains("Try again in 16 minutes"), "{body}");
+    assert!(body.contains("Try again in 15 minutes"), "{body}");
 
     // Even the right password is refused while the lock holds.
     let locked = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -342,5 +342,109 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
             .await
             .status(),
         StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_exceed_the_limit() {
+    let app = TestApp::spawn().await;
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    let guesses = (0..20).map(|n| {
+        let app = &app;
+        async move {
+            let client = http_client();
+            app.login_with(&client, ADMIN_EMAIL, &format!("wrong guess {n}"))
+                .await
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let checked = app
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|a| *a == "auth.login_failed")
+        .count();
+    assert_eq!(
+        checked, 5,
+        "only the first five attempts reached the password check"
+    );
+    assert_eq!(
+        app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_tab_in_next_cannot_send_people_off_site() {
+    let app = TestApp::spawn().await;
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    let response = app
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", ADMIN_EMAIL),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/\t/evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/");
+    let signed_in = app.get("/login?next=/%09/evil.example").await;
+    assert_eq!(location(&signed_in), "/");
+}
+
+#[tokio::test]
+async fn a_password_change_replaces_the_session_itself() {
+    let app = TestApp::spawn().await;
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    let old_cookie = cookie_value(
+        &app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await,
+        "portal_session",
+    )
+    .unwrap();
+    let changed = app
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", ADMIN_PASSWORD),
+                ("new_password", "another long passphrase"),
+                ("confirm_password", "another long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::SEE_OTHER);
+    let new_cookie = cookie_value(&changed, "portal_session").expect("a new session cookie");
+    assert_ne!(new_cookie, old_cookie);
+    assert_eq!(
+        app.get("/tenants").await.status(),
+        StatusCode::OK,
+        "the new session works"
+    );
+    let stale = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = stale
+        .get(app.url("/tenants"))
+        .header("cookie", format!("portal_session={old_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "a copy of the old session is useless"
     );
 }

@@ -93,6 +93,10 @@ async fn an_admin_account_connects_with_every_permission() {
         "{report}"
     );
     assert!(!report.contains("password"), "no secret in the report");
+    let event = app.last_audit("instance.connection_tested").await;
+    assert_eq!(event.details["ok"], true);
+    assert_eq!(event.details["cht_version"], "5.2.0");
+    assert_eq!(event.actor_label, ADMIN_EMAIL);
 }
 
 #[tokio::test]

@@ -88,7 +88,19 @@ async fn every_response_has_a_request_id_and_security_headers() {
         "no HSTS over plain HTTP"
     );
     let html = response.text().await.unwrap();
-    assert!(!html.contains("<script>"), "no inline scripts");
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(
+            tag.contains(" src=\""),
+            "every script is a file: <script{tag}>"
+        );
+        assert!(
+            script[tag.len() + 1..].starts_with("</script>"),
+            "and has no inline body"
+        );
+    }
     assert!(!html.contains("style="), "no inline styles");
 }
 
@@ -124,4 +136,74 @@ async fn unknown_pages_get_a_helpful_404_with_the_request_id() {
     let body = response.text().await.unwrap();
     assert!(body.contains("Page not found"));
     assert!(body.contains(&id), "the page shows the request id");
+}
+
+#[tokio::test]
+async fn request_ids_from_clients_are_replaced() {
+    let app = TestApp::spawn().await;
+    let long = "x".repeat(300);
+    for sent in [long.as_str(), "abc def", "client-chosen-id"] {
+        let response = app
+            .client
+            .get(app.url("/healthz"))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(
+            id, sent,
+            "not behind a trusted proxy: the portal makes its own id"
+        );
+        assert_eq!(id.len(), 36);
+    }
+    // An over-long id must never make an audited action fail (PostgreSQL enforces varchar(64)).
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    let token = csrf_token(&app.get("/login").await.text().await.unwrap()).unwrap();
+    let response = app
+        .client
+        .post(app.url("/login"))
+        .header("x-request-id", &long)
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("email", ADMIN_EMAIL),
+            ("password", "wrong password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.last_audit("auth.login_failed")
+            .await
+            .request_id
+            .unwrap()
+            .len(),
+        36
+    );
+}
+
+#[tokio::test]
+async fn behind_a_proxy_its_plain_request_ids_are_kept() {
+    let app = TestApp::spawn_with(|c| c.behind_proxy = true).await;
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-1234.abc_9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "lb-1234.abc_9");
+    let replaced = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "x".repeat(65))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.headers()["x-request-id"].len(), 36);
 }

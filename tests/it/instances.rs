@@ -106,7 +106,7 @@ async fn editing_keeps_or_replaces_the_password_and_audits_without_it() {
             &page,
             &[
                 ("name", "Nairobi County"),
-                ("base_url", "http://10.0.0.5:5988"),
+                ("base_url", "https://nairobi.echis.go.ke"),
                 ("service_username", "portal-svc"),
                 ("service_password", ""),
             ],
@@ -281,4 +281,53 @@ async fn a_tenant_with_instances_cannot_be_deleted_until_they_are() {
         tail,
         ["instance.created", "instance.deleted", "tenant.deleted"]
     );
+}
+
+#[tokio::test]
+async fn a_new_address_needs_the_password_again() {
+    let app = TestApp::signed_in_admin().await;
+    let tenant = create_tenant(&app, "ke-moh", "Kenya").await;
+    let (_, instance) = ids(&location(
+        &add_instance(&app, &tenant, "Nairobi", SECRET).await,
+    ));
+    let page = format!("/tenants/{tenant}/instances/{instance}");
+    let moved = app
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Nairobi"),
+                ("base_url", "https://attacker.example"),
+                ("service_username", "portal-svc"),
+                ("service_password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page_text(moved)
+            .await
+            .contains("Enter the service account password again")
+    );
+    let stored =
+        portal_store::instances::get(&app.db, tenant.parse().unwrap(), instance.parse().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(
+        stored.base_url, "https://nairobi.echis.go.ke",
+        "nothing changed"
+    );
+    let with_password = app
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Nairobi"),
+                ("base_url", "https://nairobi2.echis.go.ke"),
+                ("service_username", "portal-svc"),
+                ("service_password", SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(with_password.status(), StatusCode::SEE_OTHER);
 }

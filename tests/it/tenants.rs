@@ -129,7 +129,10 @@ async fn signed_out_visitors_are_sent_to_sign_in_and_posts_do_nothing() {
         .send()
         .await
         .unwrap();
+    // HTMX needs a non-redirect answer to act on HX-Redirect (XHR follows a 303 by itself).
+    assert_eq!(htmx.status(), StatusCode::NO_CONTENT);
     assert_eq!(htmx.headers()["hx-redirect"], "/login?next=%2Ftenants");
+    assert!(htmx.headers().get("location").is_none());
     let post = app
         .submit(
             "/login",

@@ -45,8 +45,13 @@ pub const ENV_KEYS: [&str; 16] = [
 /// `PORTAL_*` variables in the environment that name no setting (to warn about typos).
 #[must_use]
 pub fn unrecognised_environment() -> Vec<String> {
-    std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
+    unrecognised(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))
+}
+
+/// The names among `names` that look like settings (`PORTAL_*`) but are none.
+pub fn unrecognised(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    names
+        .into_iter()
         .filter(|name| {
             name.strip_prefix("PORTAL_").is_some_and(|rest| {
                 let key = rest.to_ascii_lowercase();

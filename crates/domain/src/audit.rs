@@ -14,10 +14,11 @@ pub enum AuditAction {
     InstanceCreated,
     InstanceUpdated,
     InstanceDeleted,
+    InstanceConnectionTested,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -30,6 +31,7 @@ impl AuditAction {
         Self::InstanceCreated,
         Self::InstanceUpdated,
         Self::InstanceDeleted,
+        Self::InstanceConnectionTested,
     ];
 
     #[must_use]
@@ -47,6 +49,7 @@ impl AuditAction {
             Self::InstanceCreated => "instance.created",
             Self::InstanceUpdated => "instance.updated",
             Self::InstanceDeleted => "instance.deleted",
+            Self::InstanceConnectionTested => "instance.connection_tested",
         }
     }
 

@@ -31,6 +31,9 @@ impl BaseUrl {
         if trimmed.is_empty() {
             return Err(InvalidValue::new(FIELD, "is required"));
         }
+        if trimmed.len() > 2048 {
+            return Err(InvalidValue::new(FIELD, "is longer than 2048 characters"));
+        }
         let url = Url::parse(trimmed).map_err(|e| {
             InvalidValue::new(
                 FIELD,
@@ -130,12 +133,14 @@ mod tests {
 
     #[test]
     fn base_url_rejections_explain_themselves() {
+        let long = format!("https://x.org/{}", "a".repeat(2048));
         let cases = [
             ("", "required"),
             ("nairobi.echis.go.ke", "not a web address"),
             ("ftp://x.org", "https://"),
             ("https://medic:pass@x.org", "service account"),
             ("https://x.org/?a=1", "?"),
+            (long.as_str(), "2048"),
         ];
         for (input, expected) in cases {
             let err = BaseUrl::parse(input).unwrap_err();

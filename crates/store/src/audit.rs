@@ -93,8 +93,8 @@ pub async fn record(
         action: Set(event.action.as_str().to_owned()),
         target_kind: Set(target_kind),
         target_id: Set(target_id),
-        client_address: Set(ctx.client_address.clone()),
-        request_id: Set(ctx.request_id.clone()),
+        client_address: Set(ctx.client_address.as_deref().map(|a| truncate(a, 64))),
+        request_id: Set(ctx.request_id.as_deref().map(|r| truncate(r, 64))),
         details: Set(event.details),
     }
     .insert(db)
@@ -111,7 +111,8 @@ pub async fn list_recent(db: &impl ConnectionTrait, limit: u64) -> Result<Vec<au
         .await?)
 }
 
-/// Cuts text that comes from outside (an email typed at sign-in) to the column's width.
+/// Cuts text that comes from outside (an email typed at sign-in, a proxy's request id) to the
+/// column's width, so an over-long value can never make the audit write, and the action, fail.
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }

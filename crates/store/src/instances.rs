@@ -92,6 +92,8 @@ fn seal_context(id: InstanceId) -> String {
     format!("cht_instance:{id}")
 }
 
+pub const PASSWORD_NEEDED_FOR_NEW_ADDRESS: &str = "Enter the service account password again: the address changed, and the stored password is only ever sent to the address it was entered for.";
+
 fn name_taken(name: &InstanceName) -> String {
     format!(
         "This tenant already has an instance named \"{}\"; choose another name.",
@@ -201,6 +203,12 @@ pub async fn update(
 ) -> Result<Instance> {
     let txn = db.begin().await?;
     let existing = find_model(&txn, tenant_id, id).await?;
+    // The stored password was given for one address; it is never sent to another one.
+    if existing.base_url != fields.base_url.as_str() && fields.service_password.is_none() {
+        return Err(StoreError::Refused(
+            PASSWORD_NEEDED_FOR_NEW_ADDRESS.to_owned(),
+        ));
+    }
     let mut changes = serde_json::Map::new();
     for (field, before, after) in [
         ("name", &existing.name, fields.name.as_str()),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use portal_crypto::Token;
 use portal_domain::UserId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
 };
@@ -87,13 +88,16 @@ pub async fn find_active(
         return Ok(None);
     }
     if (now - record.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECONDS {
-        session::ActiveModel {
-            id_digest: Set(digest.clone()),
-            last_seen_at: Set(now),
-            ..Default::default()
+        // The row may have been deleted meanwhile (sign-out in another tab, another process):
+        // then the request is simply not signed in.
+        let touched = session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::IdDigest.eq(digest.clone()))
+            .exec(db)
+            .await?;
+        if touched.rows_affected == 0 {
+            return Ok(None);
         }
-        .update(db)
-        .await?;
     }
     Ok(Some(ActiveSession {
         id_digest: digest,

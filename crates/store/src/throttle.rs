@@ -1,11 +1,16 @@
 //! Sign-in throttling per account and per client address, kept in the database so that every
 //! portal process enforces the same limits.
+//!
+//! Each attempt is counted *before* the password is checked, with single-statement updates that
+//! both databases apply atomically. So however many attempts arrive at once, only `limit` of them
+//! in a window ever reach the password check.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::Result;
-use crate::entity::login_throttle;
+use crate::entity::login_throttle::{self, Column};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottlePolicy {
@@ -24,13 +29,15 @@ pub enum ThrottleKey {
 
 impl ThrottleKey {
     fn storage_key(&self) -> String {
-        match self {
+        let key = match self {
             Self::Account(email) => format!("account:{email}"),
             Self::Address(ip) => format!("address:{ip}"),
-        }
+        };
+        key.chars().take(320).collect()
     }
 
-    fn limit(&self, policy: &ThrottlePolicy) -> u32 {
+    #[must_use]
+    pub fn limit(&self, policy: &ThrottlePolicy) -> u32 {
         match self {
             Self::Account(_) => policy.max_failures_per_account,
             Self::Address(_) => policy.max_failures_per_address,
@@ -43,6 +50,37 @@ impl ThrottleKey {
 pub struct Lockout {
     pub key: ThrottleKey,
     pub until: DateTime<Utc>,
+}
+
+/// One counted attempt: its number in the current window, and the key's lock if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub key: ThrottleKey,
+    pub number: u32,
+    pub limit: u32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Attempt {
+    /// Over the limit: refuse without checking the password.
+    #[must_use]
+    pub fn refused(&self) -> bool {
+        self.number > self.limit
+    }
+
+    /// This attempt used the last try of the window (a failure now means a lock).
+    #[must_use]
+    pub fn is_last(&self) -> bool {
+        self.number == self.limit
+    }
+
+    #[must_use]
+    pub fn lockout(&self) -> Option<Lockout> {
+        self.locked_until.map(|until| Lockout {
+            key: self.key.clone(),
+            until,
+        })
+    }
 }
 
 /// The first of `keys` that is locked at `now`, if any.
@@ -67,54 +105,135 @@ pub async fn locked(
     Ok(None)
 }
 
-/// Counts a failed sign-in against each key; returns the lockout it caused, if any.
-pub async fn record_failure(
+/// Counts one attempt against `key`; locks the key when the attempt reaches its limit.
+pub async fn count_attempt(
     db: &DatabaseConnection,
-    keys: &[ThrottleKey],
+    key: &ThrottleKey,
     policy: &ThrottlePolicy,
     now: DateTime<Utc>,
-) -> Result<Option<Lockout>> {
-    let txn = db.begin().await?;
-    let mut caused = None;
-    for key in keys {
-        let storage_key = key.storage_key();
-        let existing = login_throttle::Entity::find_by_id(storage_key.clone())
-            .one(&txn)
+) -> Result<Attempt> {
+    let storage_key = key.storage_key();
+    let limit = key.limit(policy);
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(storage_key.clone()),
+        failures: Set(0),
+        window_started_at: Set(now),
+        locked_until: Set(None),
+    })
+    .on_conflict(OnConflict::column(Column::Key).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+
+    // The window goes on while it is young and any lock on it still holds; otherwise (first
+    // attempt, old window, or a lock that has ended) counting starts again at 1.
+    let going_on = || {
+        Condition::all()
+            .add(Column::WindowStartedAt.gt(now - policy.window))
+            .add(
+                Condition::any()
+                    .add(Column::LockedUntil.is_null())
+                    .add(Column::LockedUntil.gt(now)),
+            )
+    };
+    // RETURNING gives this attempt its own number even when others update the row meanwhile.
+    let counted = login_throttle::Entity::update_many()
+        .col_expr(
+            Column::Failures,
+            Expr::case(going_on(), Expr::col(Column::Failures).add(1))
+                .finally(1)
+                .into(),
+        )
+        .col_expr(
+            Column::WindowStartedAt,
+            Expr::case(going_on(), Expr::col(Column::WindowStartedAt))
+                .finally(now)
+                .into(),
+        )
+        .col_expr(
+            Column::LockedUntil,
+            Expr::case(going_on(), Expr::col(Column::LockedUntil))
+                .finally(Expr::null())
+                .into(),
+        )
+        .filter(Column::Key.eq(storage_key.clone()))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(crate::StoreError::NotFound("throttle entry"))?;
+    let number = u32::try_from(counted.failures).unwrap_or(0);
+    let mut locked_until = counted.locked_until.filter(|until| *until > now);
+    if number >= limit && locked_until.is_none() {
+        let until = now + policy.lockout;
+        login_throttle::Entity::update_many()
+            .col_expr(Column::LockedUntil, Expr::value(until))
+            .filter(Column::Key.eq(storage_key))
+            .filter(
+                Condition::any()
+                    .add(Column::LockedUntil.is_null())
+                    .add(Column::LockedUntil.lte(now)),
+            )
+            .exec(db)
             .await?;
-        let (failures, window_started_at) = match &existing {
-            Some(row) if now - row.window_started_at < policy.window => {
-                (row.failures + 1, row.window_started_at)
-            }
-            _ => (1, now),
-        };
-        let limit = i32::try_from(key.limit(policy)).unwrap_or(i32::MAX);
-        let locked_until = (failures >= limit).then(|| now + policy.lockout);
-        if let Some(until) = locked_until {
-            caused.get_or_insert(Lockout {
-                key: key.clone(),
-                until,
-            });
-        }
-        let model = login_throttle::ActiveModel {
-            key: Set(storage_key),
-            failures: Set(failures),
-            window_started_at: Set(window_started_at),
-            locked_until: Set(locked_until),
-        };
-        if existing.is_some() {
-            model.update(&txn).await?;
-        } else {
-            model.insert(&txn).await?;
-        }
+        locked_until = Some(until);
     }
-    txn.commit().await?;
-    Ok(caused)
+    Ok(Attempt {
+        key: key.clone(),
+        number,
+        limit,
+        locked_until,
+    })
 }
 
-/// Forgets the failures of a key (after a successful sign-in).
+/// Forgets the attempts of a key (the account, after a successful sign-in).
 pub async fn reset(db: &DatabaseConnection, key: &ThrottleKey) -> Result<()> {
     login_throttle::Entity::delete_by_id(key.storage_key())
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Takes back one counted attempt that succeeded (the address: colleagues behind one clinic's
+/// router all sign in from the same address), lifting a lock it no longer justifies.
+pub async fn refund(
+    db: &DatabaseConnection,
+    key: &ThrottleKey,
+    policy: &ThrottlePolicy,
+) -> Result<()> {
+    let limit = i64::from(key.limit(policy));
+    login_throttle::Entity::update_many()
+        .col_expr(
+            Column::LockedUntil,
+            Expr::case(Column::Failures.lte(limit), Expr::null())
+                .finally(Expr::col(Column::LockedUntil))
+                .into(),
+        )
+        .col_expr(
+            Column::Failures,
+            Expr::case(Column::Failures.gt(0), Expr::col(Column::Failures).sub(1))
+                .finally(0)
+                .into(),
+        )
+        .filter(Column::Key.eq(key.storage_key()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes entries whose window and lock have both ended; returns how many.
+pub async fn purge_expired(
+    db: &DatabaseConnection,
+    policy: &ThrottlePolicy,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let result = login_throttle::Entity::delete_many()
+        .filter(Column::WindowStartedAt.lte(now - policy.window))
+        .filter(
+            Condition::any()
+                .add(Column::LockedUntil.is_null())
+                .add(Column::LockedUntil.lte(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

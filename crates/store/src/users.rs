@@ -36,14 +36,22 @@ impl From<portal_user::Model> for User {
     }
 }
 
-/// A user with their password hash, for sign-in only.
-#[derive(Debug, Clone)]
+/// A user with their password hash, for sign-in only. `Debug` leaves the hash out.
+#[derive(Clone)]
 pub struct Credentials {
     pub user: User,
     pub password_hash: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
 pub struct NewUser {
     pub email: Email,
     pub display_name: String,
@@ -126,13 +134,13 @@ pub async fn record_login(db: &DatabaseConnection, id: UserId, now: DateTime<Utc
     Ok(())
 }
 
-/// Sets a new password and ends every other session of the user, in one transaction.
+/// Sets a new password and ends every session of the user, in one transaction (the caller
+/// issues a fresh session to the person who changed it).
 pub async fn change_password(
     db: &DatabaseConnection,
     ctx: &AuditContext,
     id: UserId,
     password_hash: String,
-    keep_session_digest: &str,
 ) -> Result<()> {
     let txn = db.begin().await?;
     portal_user::ActiveModel {
@@ -146,7 +154,6 @@ pub async fn change_password(
     .await?;
     session::Entity::delete_many()
         .filter(session::Column::UserId.eq(id.as_uuid()))
-        .filter(session::Column::IdDigest.ne(keep_session_digest))
         .exec(&txn)
         .await?;
     audit::record(

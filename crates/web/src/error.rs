@@ -11,7 +11,7 @@ use crate::views;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("sign-in required")]
-    SignInRequired { next: String },
+    SignInRequired { next: String, htmx: bool },
     #[error("password change required")]
     PasswordChangeRequired,
     #[error("forbidden: {0}")]
@@ -31,14 +31,17 @@ pub type AppResult<T> = Result<T, AppError>;
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
-            Self::SignInRequired { next } => {
+            Self::SignInRequired { next, htmx } => {
                 let target = format!(
                     "/login?next={}",
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
-                let mut response = Redirect::to(&target).into_response();
-                // HTMX follows HX-Redirect with a full page load instead of swapping a login form
-                // into part of a page.
+                if !htmx {
+                    return Redirect::to(&target).into_response();
+                }
+                // XHR follows a 303 by itself and htmx would swap the sign-in page into part of
+                // this one; a 204 with HX-Redirect makes htmx load the page whole instead.
+                let mut response = StatusCode::NO_CONTENT.into_response();
                 if let Ok(value) = HeaderValue::from_str(&target) {
                     response.headers_mut().insert("HX-Redirect", value);
                 }

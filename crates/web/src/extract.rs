@@ -64,7 +64,8 @@ impl FromRequestParts<AppState> for CurrentUser {
             } else {
                 "/".to_owned()
             };
-            return Err(AppError::SignInRequired { next });
+            let htmx = parts.headers.contains_key("hx-request");
+            return Err(AppError::SignInRequired { next, htmx });
         };
         if session.user.password_must_change
             && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&parts.uri.path())

@@ -45,7 +45,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let purge = tokio::spawn(purge_expired_sessions(self.state.clone()));
+        let purge = tokio::spawn(purge_expired(self.state.clone()));
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -55,21 +55,22 @@ impl Application {
     }
 }
 
-/// Expired sessions are refused when used; this keeps the table from growing forever.
-async fn purge_expired_sessions(state: AppState) {
+/// Expired sessions and throttle entries are ignored when read; this keeps the tables from
+/// growing forever.
+async fn purge_expired(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(600));
     loop {
         interval.tick().await;
-        match portal_store::sessions::purge_expired(
-            &state.db,
-            state.settings.session,
-            state.clock.now(),
-        )
-        .await
-        {
+        let now = state.clock.now();
+        match portal_store::sessions::purge_expired(&state.db, state.settings.session, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
             Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+        }
+        if let Err(error) =
+            portal_store::throttle::purge_expired(&state.db, &state.settings.throttle, now).await
+        {
+            tracing::warn!(%error, "could not purge old sign-in throttle entries");
         }
     }
 }

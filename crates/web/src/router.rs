@@ -7,6 +7,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -28,6 +29,7 @@ const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let secure = state.settings.secure;
+    let trust_request_ids = state.settings.behind_proxy;
     let routes = Router::new()
         .route("/", get(home::home))
         .route("/login", get(auth::login_page).post(auth::login))
@@ -60,13 +62,16 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/assets/{version}/{name}", get(assets::serve))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(csrf::verify_csrf))
+        .layer(from_fn_with_state(state.clone(), csrf::verify_csrf))
         .layer(from_fn_with_state(state.clone(), context::load_context))
         .with_state(state);
 
     let hsts = secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     routes.layer(
         ServiceBuilder::new()
+            .layer(MapRequestLayer::new(move |request: Request| {
+                keep_trusted_request_id(request, trust_request_ids)
+            }))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let request_id = request
@@ -91,6 +96,27 @@ pub fn router(state: AppState) -> Router {
             .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60))),
     )
+}
+
+/// A request id from outside lands in logs and the audit trail: accept one only from our own
+/// proxy, and only in a plain form; otherwise a fresh one is generated.
+fn keep_trusted_request_id(mut request: Request, trusted: bool) -> Request {
+    let acceptable = |value: &str| {
+        (1..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let keep = trusted
+        && request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(acceptable);
+    if !keep {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
 }
 
 async fn not_found() -> Response {

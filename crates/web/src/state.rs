@@ -19,6 +19,8 @@ pub struct WebSettings {
     pub secure: bool,
     /// Take the client address from `X-Forwarded-For` (set by our own reverse proxy).
     pub behind_proxy: bool,
+    /// `scheme://host[:port]` of `public_url`: what a same-site `Origin` header must be.
+    pub public_origin: Option<String>,
 }
 
 impl WebSettings {
@@ -37,6 +39,10 @@ impl WebSettings {
             },
             secure: config.cookies_secure(),
             behind_proxy: config.behind_proxy,
+            public_origin: config
+                .public_url
+                .as_ref()
+                .map(|u| u.origin().ascii_serialization()),
         }
     }
 }
@@ -51,6 +57,9 @@ pub struct Inner {
     pub settings: WebSettings,
     pub clock: Clock,
     pub cht: ChtClients,
+    /// Each Argon2 check takes 19 MiB and a core for ~50 ms: a burst of sign-ins waits here
+    /// instead of exhausting memory on the blocking pool.
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -62,6 +71,9 @@ impl AppState {
             settings,
             clock,
             cht: ChtClients::default(),
+            password_checks: tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
         }))
     }
 }

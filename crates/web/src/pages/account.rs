@@ -5,9 +5,12 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use portal_domain::NewPassword;
-use portal_store::users;
+use portal_store::{sessions, users};
+
+use super::auth::session_cookie;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -55,6 +58,7 @@ pub async fn show(current: CurrentUser) -> Markup {
 
 pub async fn change(
     State(state): State<AppState>,
+    jar: CookieJar,
     current: CurrentUser,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
@@ -62,6 +66,11 @@ pub async fn change(
     let mut errors = FieldErrors::default();
     let current_password = form.current_password;
     let hash = stored.password_hash.clone();
+    let _permit = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let current_ok = tokio::task::spawn_blocking(move || {
         hash.is_some_and(|h| portal_crypto::verify_password(&current_password, &h))
     })
@@ -95,13 +104,22 @@ pub async fn change(
             .await
             .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
             .map_err(|e| anyhow::anyhow!(e))?;
-    users::change_password(
+    users::change_password(&state.db, &current.audit(&state), current.user.id, hash).await?;
+    // Every session ended with the old password, this one too: a stolen copy of it is useless
+    // now. The person who changed it gets a fresh session (and CSRF token).
+    let fresh = sessions::create(
         &state.db,
-        &current.audit(&state),
         current.user.id,
-        hash,
-        &current.session_digest,
+        state.settings.session,
+        state.clock.now(),
+        current.meta.client_address.clone(),
+        current.meta.user_agent.clone(),
     )
     .await?;
-    Ok(Redirect::to(&format!("/?notice={}", Notice::PasswordChanged.code())).into_response())
+    let jar = jar.add(session_cookie(state.settings.secure, &fresh.token));
+    Ok((
+        jar,
+        Redirect::to(&format!("/?notice={}", Notice::PasswordChanged.code())),
+    )
+        .into_response())
 }

@@ -8,14 +8,14 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use maud::{Markup, html};
 use portal_domain::{AuditAction, Email, TargetKind};
-use portal_store::throttle::{self, Lockout, ThrottleKey};
+use portal_store::throttle::{self, Attempt, Lockout, ThrottleKey};
 use portal_store::{AuditRecord, audit, sessions, users};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
 use crate::context::{RequestMeta, SessionSlot, session_cookie_name};
-use crate::csrf::{PRE_SESSION_COOKIE, pre_session_token};
+use crate::csrf::{pre_session_cookie_name, pre_session_token};
 use crate::error::AppResult;
 use crate::extract::{CurrentUser, audit_context};
 use crate::views::{self, FieldErrors, Notice, TextField, hidden_csrf, text_field};
@@ -37,10 +37,17 @@ pub struct LoginForm {
 
 /// Only paths on this site: `//evil.example` and `https://...` would turn sign-in into an open
 /// redirect.
+///
+/// Only visible ASCII without `\\` is accepted: browsers drop tabs and line breaks from a URL
+/// before parsing it, so `/<tab>/evil.example` would become `//evil.example`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path)
-            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && path
+                    .bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\') =>
         {
             path.to_owned()
         }
@@ -107,7 +114,8 @@ pub async fn login_page(
 }
 
 fn lockout_message(lockout: &Lockout, now: chrono::DateTime<chrono::Utc>) -> String {
-    let minutes = (lockout.until - now).num_minutes() + 1;
+    // Rounded up: "15 minutes" for a fresh 15-minute lock, never "0 minutes".
+    let minutes = ((lockout.until - now).num_seconds() + 59) / 60;
     let whom = match lockout.key {
         ThrottleKey::Account(_) => "this account",
         ThrottleKey::Address(_) => "your network address",
@@ -143,16 +151,9 @@ pub async fn login(
         typed_email.clone()
     };
 
-    if let Some(lockout) = throttle::locked(&state.db, &keys, now).await? {
-        audit::record(
-            &state.db,
-            &labelled,
-            AuditRecord::new(AuditAction::LoginThrottled)
-                .details(json!({ "locked_until": lockout.until })),
-        )
-        .await?;
-        let message = lockout_message(&lockout, now);
-        return Ok(render_login(
+    let refuse = |jar: CookieJar, lockout: &Lockout| {
+        let message = lockout_message(lockout, now);
+        render_login(
             StatusCode::TOO_MANY_REQUESTS,
             jar,
             secure,
@@ -160,7 +161,25 @@ pub async fn login(
             &next,
             Some(&message),
             None,
-        ));
+        )
+    };
+    // Locked keys are refused without a database write, so hammering a lock costs nothing and
+    // cannot fill the (append-only) audit trail; the lock itself was audited when it started.
+    if let Some(lockout) = throttle::locked(&state.db, &keys, now).await? {
+        tracing::info!(until = %lockout.until, "sign-in refused: throttled");
+        return Ok(refuse(jar, &lockout));
+    }
+    let policy = state.settings.throttle;
+    let mut attempts = Vec::with_capacity(keys.len());
+    for key in &keys {
+        attempts.push(throttle::count_attempt(&state.db, key, &policy, now).await?);
+    }
+    if let Some(attempt) = attempts.iter().find(|a| a.refused()) {
+        let lockout = attempt.lockout().unwrap_or(Lockout {
+            key: attempt.key.clone(),
+            until: now + policy.lockout,
+        });
+        return Ok(refuse(jar, &lockout));
     }
 
     let credentials = match Email::parse(&form.email) {
@@ -168,6 +187,11 @@ pub async fn login(
         Err(_) => None,
     };
     let password = form.password;
+    let _permit = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let verified = tokio::task::spawn_blocking(move || {
         let matched = match credentials
             .as_ref()
@@ -198,13 +222,27 @@ pub async fn login(
                 record = record.target(TargetKind::User, c.user.id);
             }
             audit::record(&state.db, &labelled, record).await?;
-            let caused =
-                throttle::record_failure(&state.db, &keys, &state.settings.throttle, now).await?;
-            let (status, message) = match caused {
-                Some(lockout) => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    lockout_message(&lockout, now),
-                ),
+            // The attempt was counted before the check; a failure on the last try starts a lock.
+            let lock = attempts
+                .iter()
+                .find(|a| a.is_last())
+                .and_then(Attempt::lockout);
+            let (status, message) = match lock {
+                Some(lockout) => {
+                    audit::record(
+                        &state.db,
+                        &labelled,
+                        AuditRecord::new(AuditAction::LoginThrottled).details(json!({
+                            "locked_until": lockout.until,
+                            "by": match lockout.key { ThrottleKey::Account(_) => "account", ThrottleKey::Address(_) => "address" },
+                        })),
+                    )
+                    .await?;
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        lockout_message(&lockout, now),
+                    )
+                }
                 // One message for every failure: it must not reveal which accounts exist.
                 None => (
                     StatusCode::UNAUTHORIZED,
@@ -228,6 +266,9 @@ pub async fn login(
         sessions::delete(&state.db, &previous.id_digest).await?;
     }
     throttle::reset(&state.db, &keys[0]).await?;
+    for key in &keys[1..] {
+        throttle::refund(&state.db, key, &policy).await?;
+    }
     let new_session = sessions::create(
         &state.db,
         user.id,
@@ -248,18 +289,10 @@ pub async fn login(
     )
     .await?;
 
-    let cookie = Cookie::build((
-        session_cookie_name(secure),
-        new_session.token.expose().to_owned(),
-    ))
-    .path("/")
-    .http_only(true)
-    .secure(secure)
-    .same_site(SameSite::Lax)
-    .build();
+    let cookie = session_cookie(secure, &new_session.token);
     let jar = jar
         .add(cookie)
-        .remove(Cookie::build(PRE_SESSION_COOKIE).path("/"));
+        .remove(removal_cookie(pre_session_cookie_name(secure), secure));
     let target = if user.password_must_change {
         "/account/password".to_owned()
     } else {
@@ -280,12 +313,28 @@ pub async fn logout(
         AuditRecord::new(AuditAction::Logout).target(TargetKind::User, current.user.id),
     )
     .await?;
-    let jar = jar.remove(Cookie::build(session_cookie_name(state.settings.secure)).path("/"));
+    let secure = state.settings.secure;
+    let jar = jar.remove(removal_cookie(session_cookie_name(secure), secure));
     Ok((
         jar,
         Redirect::to(&format!("/login?notice={}", Notice::SignedOut.code())),
     )
         .into_response())
+}
+
+/// The session cookie: script cannot read it, other sites' forms do not send it.
+pub fn session_cookie(secure: bool, token: &portal_crypto::Token) -> Cookie<'static> {
+    Cookie::build((session_cookie_name(secure), token.expose().to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+/// Browsers ignore a `__Host-` cookie, even one that deletes, unless it is `Secure`.
+fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
+    Cookie::build(name).path("/").secure(secure).build()
 }
 
 #[cfg(test)]
@@ -297,6 +346,10 @@ mod tests {
         assert_eq!(safe_next(Some("/tenants/1")), "/tenants/1");
         assert_eq!(safe_next(Some("//evil.example/x")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/x\n")), "/");
+        assert_eq!(safe_next(Some("/tenants?q=a b")), "/");
+        assert_eq!(safe_next(Some("/tenants?q=a%20b")), "/tenants?q=a%20b");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
     }

@@ -9,6 +9,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cht_client::{ChtError, ConnectionReport};
 use maud::{Markup, html};
+use portal_domain::{AuditAction, TargetKind};
+use portal_store::{AuditRecord, audit};
+use serde_json::json;
 
 use super::instances::{load, render_instance_page};
 use crate::AppState;
@@ -90,12 +93,24 @@ pub async fn test(
     let (tenant, instance) = load(&state, &tenant_id, &id).await?;
     let client = state.cht.for_instance(&state, &instance).await?;
     let result = client.test_connection().await;
-    match &result {
-        Ok(r) => {
-            tracing::info!(instance = %instance.id, version = %r.info.raw_version, missing = r.permissions.missing.len(), "CHT connection test")
-        }
-        Err(error) => tracing::info!(instance = %instance.id, %error, "CHT connection test failed"),
-    }
+    // Audited: it sends the stored credentials to the configured address.
+    let details = match &result {
+        Ok(r) => json!({
+            "ok": true,
+            "cht_version": r.info.raw_version,
+            "missing_permissions": r.permissions.missing.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        }),
+        Err(error) => json!({ "ok": false, "error": error.to_string() }),
+    };
+    audit::record(
+        &state.db,
+        &current.audit(&state),
+        AuditRecord::new(AuditAction::InstanceConnectionTested)
+            .tenant(tenant.id)
+            .target(TargetKind::Instance, instance.id)
+            .details(details),
+    )
+    .await?;
     if headers.contains_key("hx-request") {
         return Ok(report(Some(&result)).into_response());
     }

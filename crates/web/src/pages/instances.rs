@@ -22,7 +22,8 @@ use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csr
 use axum::extract::Query;
 use cht_client::{ChtError, ConnectionReport};
 
-#[derive(Debug, Default, Deserialize)]
+/// No `Debug`: it holds the service password.
+#[derive(Default, Deserialize)]
 pub struct InstanceForm {
     #[serde(default)]
     name: String,
@@ -157,6 +158,10 @@ fn conflict_or_error(error: StoreError, errors: &mut FieldErrors) -> Result<(), 
     match error {
         StoreError::Conflict(message) => {
             errors.add("name", message);
+            Ok(())
+        }
+        StoreError::Refused(message) if message == instances::PASSWORD_NEEDED_FOR_NEW_ADDRESS => {
+            errors.add("service_password", message);
             Ok(())
         }
         other => Err(other.into()),

@@ -93,7 +93,9 @@ pub fn page(
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script src=(assets::url("htmx.min.js")) defer {}
             }
-            body hx-boost="true" hx-headers=[csrf_headers] {
+            // hx-boost swaps the body's content, not the body: the CSRF header lives on a wrapper
+            // inside it, so a page after a session rotation brings its new token along.
+            body hx-boost="true" { div.page hx-headers=[csrf_headers] {
                 header.top {
                     div.bar {
                         a.brand href="/" { "CHT Portal" }
@@ -115,7 +117,7 @@ pub fn page(
                     }
                     (content)
                 }
-            }
+            } }
         }
     }
 }
