@@ -408,11 +408,7 @@ async fn a_password_change_replaces_the_session_itself() {
     let app = TestApp::spawn().await;
     app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
         .await;
-    let old_cookie = cookie_value(
-        &app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await,
-        "portal_session",
-    )
-    .unwrap();
+    let old_cookie = app.login_cookie(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let changed = app
         .submit(
             "/account/password",

@@ -34,11 +34,7 @@ async fn signing_in_again_rotates_the_session_id() {
     let app = TestApp::spawn().await;
     app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
         .await;
-    let first = cookie_value(
-        &app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await,
-        "portal_session",
-    )
-    .unwrap();
+    let first = app.login_cookie(ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
     // Signing in again from the same browser (with the session's own CSRF token).
     let second_response = app
@@ -123,11 +119,7 @@ async fn sessions_are_shared_by_portal_processes_on_one_database() {
     let app = TestApp::spawn().await;
     app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
         .await;
-    let cookie = cookie_value(
-        &app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await,
-        "portal_session",
-    )
-    .unwrap();
+    let cookie = app.login_cookie(ADMIN_EMAIL, ADMIN_PASSWORD).await;
 
     // A second portal process on the same database accepts the session the first one issued.
     let state = cht_portal::startup::prepare(&app.config, portal_web::Clock::system(), false)

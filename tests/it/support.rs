@@ -244,6 +244,12 @@ impl TestApp {
         self.login_with(&self.client, email, password).await
     }
 
+    /// Signs in on `self.client` and returns the session cookie's value.
+    pub async fn login_cookie(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password).await;
+        cookie_value(&response, "portal_session").expect("signed in: a session cookie")
+    }
+
     /// A platform administrator, signed in on `self.client`.
     pub async fn signed_in_admin() -> Self {
         let app = Self::spawn().await;

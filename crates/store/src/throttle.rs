@@ -168,11 +168,7 @@ pub async fn count_attempt(
         login_throttle::Entity::update_many()
             .col_expr(Column::LockedUntil, Expr::value(until))
             .filter(Column::Key.eq(storage_key))
-            .filter(
-                Condition::any()
-                    .add(Column::LockedUntil.is_null())
-                    .add(Column::LockedUntil.lte(now)),
-            )
+            .filter(no_lock_in_force(now))
             .exec(db)
             .await?;
         locked_until = Some(until);
@@ -183,6 +179,13 @@ pub async fn count_attempt(
         limit,
         locked_until,
     })
+}
+
+/// The key has no lock, or its lock has ended.
+fn no_lock_in_force(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(Column::LockedUntil.is_null())
+        .add(Column::LockedUntil.lte(now))
 }
 
 /// Forgets the attempts of a key (the account, after a successful sign-in).
@@ -228,11 +231,7 @@ pub async fn purge_expired(
 ) -> Result<u64> {
     let result = login_throttle::Entity::delete_many()
         .filter(Column::WindowStartedAt.lte(now - policy.window))
-        .filter(
-            Condition::any()
-                .add(Column::LockedUntil.is_null())
-                .add(Column::LockedUntil.lte(now)),
-        )
+        .filter(no_lock_in_force(now))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
