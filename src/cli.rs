@@ -48,6 +48,15 @@ pub enum AdminCommand {
     /// Create a platform administrator. Prints a one-time password, to be changed at first
     /// sign-in, unless --password-stdin is given.
     Create(CreateAdminArgs),
+    /// Lift a sign-in lock on an account (after too many failed attempts).
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The email address of the locked account.
+    #[arg(long)]
+    pub email: String,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use portal_store::{AuditContext, StoreError};
 use portal_web::{Application, Clock};
 use rand::Rng;
 
-use crate::cli::{AdminCommand, Cli, Command, CreateAdminArgs, ServeArgs};
+use crate::cli::{AdminCommand, Cli, Command, CreateAdminArgs, ServeArgs, UnlockArgs};
 use crate::{startup, telemetry};
 
 pub async fn run(cli: Cli) -> ExitCode {
@@ -41,6 +41,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             command: AdminCommand::Create(args),
         } => create_admin(&config, &args).await,
+        Command::Admin {
+            command: AdminCommand::Unlock(args),
+        } => unlock(&config, &args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,6 +92,27 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         "Applied {applied} migration{}; the database schema is up to date.",
         if applied == 1 { "" } else { "s" }
     );
+    Ok(())
+}
+
+/// The operator's way out when someone (or an attacker) has locked an account.
+async fn unlock(config: &Config, args: &UnlockArgs) -> anyhow::Result<()> {
+    let email = Email::parse(&args.email).map_err(|e| anyhow::anyhow!("--email: {}", e.reason))?;
+    let db = startup::open_database(config).await?;
+    startup::migrate(&db).await?;
+    portal_store::throttle::reset(
+        &db,
+        &portal_store::throttle::ThrottleKey::Account(email.as_str().to_owned()),
+    )
+    .await?;
+    portal_store::audit::record(
+        &db,
+        &AuditContext::command_line(chrono::Utc::now()),
+        portal_store::AuditRecord::new(portal_domain::AuditAction::AccountUnlocked)
+            .details(serde_json::json!({ "email": email.as_str() })),
+    )
+    .await?;
+    println!("Sign-in for {email} is unlocked.");
     Ok(())
 }
 

@@ -444,3 +444,41 @@ async fn a_password_change_replaces_the_session_itself() {
         "a copy of the old session is useless"
     );
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled_too() {
+    let app = TestApp::signed_in_admin().await;
+    let change = |current: &'static str| {
+        let app = &app;
+        async move {
+            app.submit(
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current_password", current),
+                    ("new_password", "another long passphrase"),
+                    ("confirm_password", "another long passphrase"),
+                ],
+            )
+            .await
+            .status()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            change("a wrong guess").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    assert_eq!(
+        change(ADMIN_PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked, even with the right one"
+    );
+    assert_eq!(
+        app.login_with(&http_client(), ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -278,3 +278,37 @@ fn every_command_has_help() {
         );
     }
 }
+
+#[tokio::test]
+async fn admin_unlock_lifts_a_sign_in_lock() {
+    let app = TestApp::spawn().await;
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    for _ in 0..5 {
+        app.login_with(&http_client(), ADMIN_EMAIL, "wrong password")
+            .await;
+    }
+    assert_eq!(
+        app.login_with(&http_client(), ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let output = portal(
+        &app.database,
+        &["admin", "unlock", "--email", "ADA@health.go.ke"],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Sign-in for ada@health.go.ke is unlocked."));
+    assert_eq!(
+        app.login_with(&http_client(), ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.last_audit("auth.account_unlocked").await.details["email"],
+        ADMIN_EMAIL
+    );
+}

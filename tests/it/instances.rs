@@ -331,3 +331,42 @@ async fn a_new_address_needs_the_password_again() {
         .await;
     assert_eq!(with_password.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn production_refuses_plain_http_addresses() {
+    let app = TestApp::spawn_with(|c| {
+        c.environment = portal_config::Environment::Production;
+        c.master_key = Some(portal_config::SecretString::new(
+            portal_crypto::MasterKey::generate().to_base64(),
+        ));
+    })
+    .await;
+    app.create_user(ADMIN_EMAIL, ADMIN_PASSWORD, true, false)
+        .await;
+    app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let tenant = create_tenant(&app, "ke-moh", "Kenya").await;
+    let plain = app
+        .submit(
+            &format!("/tenants/{tenant}/instances/new"),
+            &format!("/tenants/{tenant}/instances"),
+            &[
+                ("name", "Nairobi"),
+                ("base_url", "http://nairobi.echis.go.ke"),
+                ("service_username", "portal-svc"),
+                ("service_password", SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(plain.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page_text(plain)
+            .await
+            .contains("must start with https:// in production")
+    );
+    assert_eq!(
+        add_instance(&app, &tenant, "Nairobi", SECRET)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}

@@ -15,10 +15,11 @@ pub enum AuditAction {
     InstanceUpdated,
     InstanceDeleted,
     InstanceConnectionTested,
+    AccountUnlocked,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -32,6 +33,7 @@ impl AuditAction {
         Self::InstanceUpdated,
         Self::InstanceDeleted,
         Self::InstanceConnectionTested,
+        Self::AccountUnlocked,
     ];
 
     #[must_use]
@@ -50,6 +52,7 @@ impl AuditAction {
             Self::InstanceUpdated => "instance.updated",
             Self::InstanceDeleted => "instance.deleted",
             Self::InstanceConnectionTested => "instance.connection_tested",
+            Self::AccountUnlocked => "auth.account_unlocked",
         }
     }
 

@@ -19,6 +19,8 @@ pub struct WebSettings {
     pub secure: bool,
     /// Take the client address from `X-Forwarded-For` (set by our own reverse proxy).
     pub behind_proxy: bool,
+    /// `environment = "production"`: stricter checks where development needs latitude.
+    pub production: bool,
     /// `scheme://host[:port]` of `public_url`: what a same-site `Origin` header must be.
     pub public_origin: Option<String>,
 }
@@ -39,6 +41,7 @@ impl WebSettings {
             },
             secure: config.cookies_secure(),
             behind_proxy: config.behind_proxy,
+            production: config.environment == portal_config::Environment::Production,
             public_origin: config
                 .public_url
                 .as_ref()

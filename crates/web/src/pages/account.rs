@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use maud::{Markup, html};
 use portal_domain::NewPassword;
+use portal_store::throttle::{self, ThrottleKey};
 use portal_store::{sessions, users};
 
 use super::auth::session_cookie;
@@ -64,6 +65,21 @@ pub async fn change(
 ) -> AppResult<Response> {
     let stored = users::credentials(&state.db, current.user.id).await?;
     let mut errors = FieldErrors::default();
+    // The current-password check is a guessing oracle for whoever holds a session: it shares
+    // the account's sign-in throttle.
+    let now = state.clock.now();
+    let key = ThrottleKey::Account(current.user.email.clone());
+    let attempt = throttle::count_attempt(&state.db, &key, &state.settings.throttle, now).await?;
+    if attempt.refused() {
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            views::error_page_markup(
+                "Too many attempts",
+                "The current password was wrong too many times. Wait a quarter of an hour, then try again.",
+            ),
+        )
+            .into_response());
+    }
     let current_password = form.current_password;
     let hash = stored.password_hash.clone();
     let _permit = state
@@ -76,7 +92,9 @@ pub async fn change(
     })
     .await
     .map_err(|e| anyhow::anyhow!("password verification task failed: {e}"))?;
-    if !current_ok {
+    if current_ok {
+        throttle::reset(&state.db, &key).await?;
+    } else {
         errors.add("current_password", "The current password is not correct.");
     }
     let new_password = match NewPassword::parse(&form.new_password, &current.user.email) {

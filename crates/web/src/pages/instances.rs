@@ -36,11 +36,27 @@ pub struct InstanceForm {
 }
 
 impl InstanceForm {
-    /// Parses the form; `password_required` is true for a new instance.
-    fn parse(&self, password_required: bool) -> Result<InstanceFields, FieldErrors> {
+    /// Parses the form; `password_required` is true for a new instance, and `production`
+    /// refuses plain `http://` (the service password would cross the network readable).
+    fn parse(
+        &self,
+        password_required: bool,
+        production: bool,
+    ) -> Result<InstanceFields, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = errors.check("name", InstanceName::parse(&self.name));
-        let base_url = errors.check("base_url", BaseUrl::parse(&self.base_url));
+        let base_url = errors
+            .check("base_url", BaseUrl::parse(&self.base_url))
+            .filter(|url| {
+                let acceptable = url.is_https() || !production;
+                if !acceptable {
+                    errors.add(
+                        "base_url",
+                        "Base URL must start with https:// in production: over http:// the service account password would travel unencrypted",
+                    );
+                }
+                acceptable
+            });
         let service_username = errors.check(
             "service_username",
             ServiceUsername::parse(&self.service_username),
@@ -194,7 +210,7 @@ pub async fn create(
     Form(form): Form<InstanceForm>,
 ) -> AppResult<Response> {
     let tenant = tenants::get(&state.db, parse_tenant_id(&tenant_id)?).await?;
-    let mut errors = match form.parse(true) {
+    let mut errors = match form.parse(true, state.settings.production) {
         Ok(fields) => match instances::create(
             &state.db,
             &current.audit(&state),
@@ -308,7 +324,7 @@ pub async fn update(
     Form(form): Form<InstanceForm>,
 ) -> AppResult<Response> {
     let (tenant, instance) = load(&state, &tenant_id, &id).await?;
-    let errors = match form.parse(false) {
+    let errors = match form.parse(false, state.settings.production) {
         Ok(fields) => match instances::update(
             &state.db,
             &current.audit(&state),

@@ -124,8 +124,17 @@ pub fn page(
 
 /// A full error page with the request id, so a report can be matched to the server log.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let mut response = (status, error_page_markup(title, message)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The page of [`error_page`], for handlers that choose the status themselves.
+pub fn error_page_markup(title: &str, message: &str) -> Markup {
     let request_id = current_request_id().filter(|id| !id.is_empty());
-    let body = page(
+    page(
         None,
         title,
         None,
@@ -139,10 +148,5 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
                 p { a href="/" { "Go to the start page" } }
             }
         },
-    );
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    )
 }
