@@ -36,8 +36,7 @@ impl ThrottleKey {
         key.chars().take(320).collect()
     }
 
-    #[must_use]
-    pub fn limit(&self, policy: &ThrottlePolicy) -> u32 {
+    fn limit(&self, policy: &ThrottlePolicy) -> u32 {
         match self {
             Self::Account(_) => policy.max_failures_per_account,
             Self::Address(_) => policy.max_failures_per_address,
@@ -62,10 +61,12 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    /// Over the limit: refuse without checking the password.
+    /// Over the limit: refuse without checking the password, citing this lock.
+    /// ([`count_attempt`] locks a key as soon as an attempt reaches the limit, so an attempt
+    /// over it always carries its lock.)
     #[must_use]
-    pub fn refused(&self) -> bool {
-        self.number > self.limit
+    pub fn refusal(&self) -> Option<Lockout> {
+        (self.number > self.limit).then(|| self.lockout()).flatten()
     }
 
     /// This attempt used the last try of the window (a failure now means a lock).

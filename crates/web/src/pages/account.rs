@@ -11,7 +11,7 @@ use portal_domain::NewPassword;
 use portal_store::throttle::{self, ThrottleKey};
 use portal_store::{sessions, users};
 
-use super::auth::session_cookie;
+use super::auth::{lockout_message, session_cookie};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -70,13 +70,10 @@ pub async fn change(
     let now = state.clock.now();
     let key = ThrottleKey::Account(current.user.email.clone());
     let attempt = throttle::count_attempt(&state.db, &key, &state.settings.throttle, now).await?;
-    if attempt.refused() {
+    if let Some(lockout) = attempt.refusal() {
         return Ok((
             StatusCode::TOO_MANY_REQUESTS,
-            views::error_page_markup(
-                "Too many attempts",
-                "The current password was wrong too many times. Wait a quarter of an hour, then try again.",
-            ),
+            views::error_page_markup("Too many attempts", &lockout_message(&lockout, now)),
         )
             .into_response());
     }

@@ -113,7 +113,7 @@ pub async fn login_page(
     )
 }
 
-fn lockout_message(lockout: &Lockout, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(super) fn lockout_message(lockout: &Lockout, now: chrono::DateTime<chrono::Utc>) -> String {
     // Rounded up: "15 minutes" for a fresh 15-minute lock, never "0 minutes".
     let minutes = ((lockout.until - now).num_seconds() + 59) / 60;
     let whom = match lockout.key {
@@ -174,11 +174,7 @@ pub async fn login(
     for key in &keys {
         attempts.push(throttle::count_attempt(&state.db, key, &policy, now).await?);
     }
-    if let Some(attempt) = attempts.iter().find(|a| a.refused()) {
-        let lockout = attempt.lockout().unwrap_or(Lockout {
-            key: attempt.key.clone(),
-            until: now + policy.lockout,
-        });
+    if let Some(lockout) = attempts.iter().find_map(Attempt::refusal) {
         return Ok(refuse(jar, &lockout));
     }
 

@@ -114,5 +114,5 @@ pub async fn test(
     if headers.contains_key("hx-request") {
         return Ok(report(Some(&result)).into_response());
     }
-    Ok(render_instance_page(&current, &tenant, &instance, Some(&result)).into_response())
+    Ok(render_instance_page(&current, &tenant, &instance, Some(&result), None).into_response())
 }

@@ -271,15 +271,6 @@ pub fn render_instance_page(
     tenant: &tenants::Tenant,
     instance: &instances::Instance,
     connection: Option<&Result<ConnectionReport, ChtError>>,
-) -> Markup {
-    render_with_notice(current, tenant, instance, connection, None)
-}
-
-fn render_with_notice(
-    current: &CurrentUser,
-    tenant: &tenants::Tenant,
-    instance: &instances::Instance,
-    connection: Option<&Result<ConnectionReport, ChtError>>,
     notice: Option<Notice>,
 ) -> Markup {
     let form = InstanceForm {
@@ -308,7 +299,7 @@ pub async fn show(
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
     let (tenant, instance) = load(&state, &tenant_id, &id).await?;
-    Ok(render_with_notice(
+    Ok(render_instance_page(
         &current,
         &tenant,
         &instance,
