@@ -173,7 +173,7 @@ async fn migrate_applies_the_schema_to_a_fresh_database() {
     let output = portal(&database, &["migrate"], None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("Applied 1 migration;"),
+        stdout(&output).contains("Applied 2 migrations;"),
         "{}",
         stdout(&output)
     );

@@ -252,7 +252,22 @@ async fn a_tenant_with_instances_cannot_be_deleted_until_they_are() {
     );
 
     let page = format!("/tenants/{tenant}/instances/{instance}");
-    let deleted = app.submit(&page, &format!("{page}/delete"), &[]).await;
+    // The name must be typed to confirm; anything else deletes nothing.
+    let unconfirmed = app
+        .submit(
+            &page,
+            &format!("{page}/delete"),
+            &[("confirm_name", "Nairob")],
+        )
+        .await;
+    assert_eq!(unconfirmed.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let deleted = app
+        .submit(
+            &page,
+            &format!("{page}/delete"),
+            &[("confirm_name", "Nairobi")],
+        )
+        .await;
     assert_eq!(
         location(&deleted),
         format!("/tenants/{tenant}?notice=instance-deleted")

@@ -4,9 +4,11 @@
 //! afterwards); the default is a SQLite file per test. `.ci/run` runs this binary both ways.
 
 mod support;
+mod world;
 
 mod audit;
 mod auth;
+mod authz;
 mod browser;
 mod cli;
 mod connection;
@@ -14,5 +16,6 @@ mod csrf;
 mod health;
 mod instances;
 mod migrations;
+mod oidc;
 mod sessions;
 mod tenants;

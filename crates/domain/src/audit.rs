@@ -16,10 +16,17 @@ pub enum AuditAction {
     InstanceDeleted,
     InstanceConnectionTested,
     AccountUnlocked,
+    UserInvited,
+    AccessGranted,
+    AccessRevoked,
+    RoleSaved,
+    RoleDeleted,
+    PlacesRefreshed,
+    SignInSettingsChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 21] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -34,6 +41,13 @@ impl AuditAction {
         Self::InstanceDeleted,
         Self::InstanceConnectionTested,
         Self::AccountUnlocked,
+        Self::UserInvited,
+        Self::AccessGranted,
+        Self::AccessRevoked,
+        Self::RoleSaved,
+        Self::RoleDeleted,
+        Self::PlacesRefreshed,
+        Self::SignInSettingsChanged,
     ];
 
     #[must_use]
@@ -53,6 +67,13 @@ impl AuditAction {
             Self::InstanceDeleted => "instance.deleted",
             Self::InstanceConnectionTested => "instance.connection_tested",
             Self::AccountUnlocked => "auth.account_unlocked",
+            Self::UserInvited => "user.invited",
+            Self::AccessGranted => "access.granted",
+            Self::AccessRevoked => "access.revoked",
+            Self::RoleSaved => "role.saved",
+            Self::RoleDeleted => "role.deleted",
+            Self::PlacesRefreshed => "places.refreshed",
+            Self::SignInSettingsChanged => "config.sign_in_changed",
         }
     }
 
@@ -68,6 +89,8 @@ pub enum TargetKind {
     User,
     Tenant,
     Instance,
+    Grant,
+    Role,
 }
 
 impl TargetKind {
@@ -77,6 +100,8 @@ impl TargetKind {
             Self::User => "user",
             Self::Tenant => "tenant",
             Self::Instance => "instance",
+            Self::Grant => "grant",
+            Self::Role => "role",
         }
     }
 }

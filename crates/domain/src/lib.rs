@@ -3,13 +3,16 @@
 //! Everything that crosses a boundary (form, CLI, config, database) is parsed into these types
 //! once, so the rest of the code can rely on them being valid.
 
+mod access;
 mod audit;
 mod email;
 mod ids;
 mod instance;
 mod password;
+pub mod place_path;
 mod tenant;
 
+pub use access::{BuiltinRole, Permission, PermissionSet, RoleKey};
 pub use audit::{AuditAction, TargetKind};
 pub use email::Email;
 pub use ids::{InstanceId, TenantId, UserId};

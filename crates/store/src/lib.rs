@@ -5,9 +5,12 @@
 //! or instance is written in one transaction with its audit event, so the trail never misses a
 //! change and never records one that did not happen.
 
+pub mod access;
 pub mod audit;
 pub mod entity;
 pub mod instances;
+pub mod oidc;
+pub mod places;
 pub mod sessions;
 pub mod tenants;
 pub mod throttle;

@@ -4,14 +4,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use portal_crypto::Token;
-use portal_domain::UserId;
+use portal_domain::{TenantId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
 };
 
 use crate::Result;
-use crate::entity::{portal_user, session};
+use crate::entity::{oidc_provider, portal_user, session};
 use crate::users::User;
 
 /// How long sessions live.
@@ -35,6 +35,16 @@ pub struct ActiveSession {
     pub csrf_token: String,
     pub user: User,
     pub last_seen_at: DateTime<Utc>,
+    /// For a session begun at a tenant's identity provider: that provider and its tenant. Such
+    /// a session acts in that tenant only.
+    pub via_provider: Option<(uuid::Uuid, TenantId)>,
+}
+
+/// How the person proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    Oidc { provider_id: uuid::Uuid },
 }
 
 /// Touching `last_seen_at` on every request would turn every page view into a write; a minute's
@@ -48,6 +58,7 @@ pub async fn create(
     now: DateTime<Utc>,
     client_address: Option<String>,
     user_agent: Option<String>,
+    method: SignInMethod,
 ) -> Result<NewSession> {
     let token = Token::generate();
     let csrf_token = Token::generate().expose().to_owned();
@@ -60,6 +71,10 @@ pub async fn create(
         expires_at: Set(now + policy.absolute_timeout),
         client_address: Set(client_address),
         user_agent: Set(user_agent.map(|ua| ua.chars().take(512).collect())),
+        oidc_provider_id: Set(match method {
+            SignInMethod::Password => None,
+            SignInMethod::Oidc { provider_id } => Some(provider_id),
+        }),
     }
     .insert(db)
     .await?;
@@ -99,11 +114,26 @@ pub async fn find_active(
             return Ok(None);
         }
     }
+    let via_provider = match record.oidc_provider_id {
+        None => None,
+        Some(provider_id) => {
+            let Some(provider) = oidc_provider::Entity::find_by_id(provider_id)
+                .one(db)
+                .await?
+            else {
+                // The provider was removed: so are the sessions it vouched for.
+                delete(db, &digest).await?;
+                return Ok(None);
+            };
+            Some((provider_id, TenantId::from_uuid(provider.tenant_id)))
+        }
+    };
     Ok(Some(ActiveSession {
         id_digest: digest,
         csrf_token: record.csrf_token,
         last_seen_at: record.last_seen_at,
         user: user.into(),
+        via_provider,
     }))
 }
 

@@ -52,7 +52,7 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "Not allowed",
                 &format!(
-                    "Your account is not allowed to {what}. Ask a platform administrator if you need this."
+                    "Your account is not allowed to {what}. Ask your national administrator if you need this."
                 ),
             ),
             Self::NotFound(what) => views::error_page(

@@ -20,6 +20,8 @@ pub struct CurrentUser {
     pub session_digest: String,
     pub csrf_token: String,
     pub meta: RequestMeta,
+    /// Set when the session began at a tenant's identity provider (see `authz::principal`).
+    pub via_provider: Option<(uuid::Uuid, portal_domain::TenantId)>,
 }
 
 impl CurrentUser {
@@ -76,13 +78,14 @@ impl FromRequestParts<AppState> for CurrentUser {
             user: session.user,
             session_digest: session.id_digest,
             csrf_token: session.csrf_token,
+            via_provider: session.via_provider,
             meta,
         })
     }
 }
 
-/// A signed-in platform administrator: the only people who manage tenants and instances until
-/// scoped roles arrive (see docs/adr/0005-authorization-before-rbac.md).
+/// A signed-in platform administrator: creates, renames and deletes tenants. The route rules
+/// (`authz::RULES`) require the same; the extractor keeps handlers honest on their own.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin(pub CurrentUser);
 

@@ -2,6 +2,7 @@
 //! sessions, CSRF) and the maud + HTMX pages.
 
 mod assets;
+pub mod authz;
 mod cht;
 mod clock;
 mod context;

@@ -16,8 +16,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::pages::{account, auth, connection, health, home, instances, tenants};
-use crate::{AppState, assets, context, csrf, views};
+use crate::pages::{
+    access, account, auth, connection, health, home, instances, oidc, places, roles, sign_in,
+    tenants,
+};
+use crate::{AppState, assets, authz, context, csrf, views};
 
 /// No inline script or style anywhere: everything comes from `/assets`.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -33,6 +36,8 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(home::home))
         .route("/login", get(auth::login_page).post(auth::login))
+        .route("/login/oidc/callback", get(oidc::callback))
+        .route("/login/oidc/{provider_id}", get(oidc::start))
         .route("/logout", post(auth::logout))
         .route(
             "/account/password",
@@ -44,6 +49,27 @@ pub fn router(state: AppState) -> Router {
             get(tenants::show).post(tenants::update),
         )
         .route("/tenants/{tenant_id}/delete", post(tenants::delete))
+        .route(
+            "/tenants/{tenant_id}/access",
+            get(access::show).post(access::grant),
+        )
+        .route("/tenants/{tenant_id}/access/people", get(access::people))
+        .route(
+            "/tenants/{tenant_id}/access/{grant_id}/revoke",
+            post(access::revoke),
+        )
+        .route(
+            "/tenants/{tenant_id}/roles",
+            get(roles::show).post(roles::save),
+        )
+        .route(
+            "/tenants/{tenant_id}/roles/{role_key}/delete",
+            post(roles::delete),
+        )
+        .route(
+            "/tenants/{tenant_id}/sign-in",
+            get(sign_in::show).post(sign_in::save),
+        )
         .route("/tenants/{tenant_id}/instances", post(instances::create))
         .route("/tenants/{tenant_id}/instances/new", get(instances::new))
         .route(
@@ -58,9 +84,31 @@ pub fn router(state: AppState) -> Router {
             "/tenants/{tenant_id}/instances/{instance_id}/test",
             post(connection::test),
         )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/places",
+            get(places::index),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/places/refresh",
+            post(places::refresh),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/places/search",
+            get(places::search),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/places/{place_id}",
+            get(places::show),
+        )
+        .route(
+            "/api/v1/tenants/{tenant_id}/instances/{instance_id}/places",
+            get(places::api_search),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/assets/{version}/{name}", get(assets::serve))
+        // Runs after routing, so it knows the matched route and its path parameters.
+        .route_layer(from_fn_with_state(state.clone(), authz::authorize))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), csrf::verify_csrf))
         .layer(from_fn_with_state(state.clone(), context::load_context))

@@ -60,6 +60,10 @@ pub struct Inner {
     pub settings: WebSettings,
     pub clock: Clock,
     pub cht: ChtClients,
+    /// casbin-backed permission and scope checks, shared by every request.
+    pub access: portal_access::Authorizer,
+    /// OpenID Connect back channel, with discovery cached per issuer.
+    pub oidc: portal_oidc::OidcClient,
     /// Each Argon2 check takes 19 MiB and a core for ~50 ms: a burst of sign-ins waits here
     /// instead of exhausting memory on the blocking pool.
     pub password_checks: tokio::sync::Semaphore,
@@ -69,6 +73,8 @@ impl AppState {
     #[must_use]
     pub fn new(db: Db, master_key: MasterKey, settings: WebSettings, clock: Clock) -> Self {
         Self(Arc::new(Inner {
+            access: portal_access::Authorizer::new(db.clone()),
+            oidc: portal_oidc::OidcClient::new(std::time::Duration::from_secs(10)),
             db,
             master_key,
             settings,

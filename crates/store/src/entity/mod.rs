@@ -2,8 +2,16 @@
 //! modules beside this one, not here.
 
 pub mod audit_event;
+pub mod authz_revision;
 pub mod cht_instance;
+pub mod grant;
 pub mod login_throttle;
+pub mod oidc_identity;
+pub mod oidc_login;
+pub mod oidc_provider;
+pub mod place;
+pub mod place_sync;
 pub mod portal_user;
+pub mod role;
 pub mod session;
 pub mod tenant;

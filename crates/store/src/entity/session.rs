@@ -13,6 +13,8 @@ pub struct Model {
     pub expires_at: DateTimeUtc,
     pub client_address: Option<String>,
     pub user_agent: Option<String>,
+    /// Set when the session began at a tenant's identity provider.
+    pub oidc_provider_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -129,6 +129,7 @@ pub async fn change(
         state.clock.now(),
         current.meta.client_address.clone(),
         current.meta.user_agent.clone(),
+        sessions::SignInMethod::Password,
     )
     .await?;
     let jar = jar.add(session_cookie(state.settings.secure, &fresh.token));

@@ -40,7 +40,7 @@ pub struct LoginForm {
 ///
 /// Only visible ASCII without `\\` is accepted: browsers drop tabs and line breaks from a URL
 /// before parsing it, so `/<tab>/evil.example` would become `//evil.example`.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path)
             if path.starts_with('/')
@@ -55,12 +55,56 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_form(csrf: &str, email: &str, next: &str, problem: Option<&str>) -> Markup {
+/// A tenant's identity provider, offered on the sign-in page.
+#[derive(Debug, Clone)]
+pub struct SignInOption {
+    pub provider_id: uuid::Uuid,
+    pub label: String,
+    pub tenant_name: String,
+}
+
+/// The enabled identity providers. A database hiccup hides them rather than the password form.
+pub async fn sign_in_options(state: &AppState) -> Vec<SignInOption> {
+    match portal_store::oidc::enabled_providers(&state.db).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|(p, tenant_name)| SignInOption {
+                provider_id: p.id,
+                label: p.display_name,
+                tenant_name,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "could not list identity providers for the sign-in page");
+            Vec::new()
+        }
+    }
+}
+
+fn login_form(
+    csrf: &str,
+    email: &str,
+    next: &str,
+    problem: Option<&str>,
+    providers: &[SignInOption],
+) -> Markup {
+    let encoded_next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     html! {
         div.card.narrow {
             h1 { "Sign in" }
             @if let Some(problem) = problem {
                 div.notice.error role="alert" { (problem) }
+            }
+            @if !providers.is_empty() {
+                div.sign-in-options {
+                    @for option in providers {
+                        a.button href={ "/login/oidc/" (option.provider_id) "?next=" (encoded_next) } hx-boost="false" {
+                            "Sign in with " (option.label)
+                        }
+                        span.hint { (option.tenant_name) }
+                    }
+                }
+                p.muted { "Or with a portal password:" }
             }
             form method="post" action="/login" hx-boost="false" {
                 (hidden_csrf(csrf))
@@ -73,6 +117,7 @@ fn login_form(csrf: &str, email: &str, next: &str, problem: Option<&str>) -> Mar
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render_login(
     status: StatusCode,
     jar: CookieJar,
@@ -81,13 +126,14 @@ fn render_login(
     next: &str,
     problem: Option<&str>,
     notice: Option<Notice>,
+    providers: &[SignInOption],
 ) -> Response {
     let (jar, csrf) = pre_session_token(jar, secure);
     let body = views::page(
         None,
         "Sign in",
         notice,
-        &login_form(&csrf, email, next, problem),
+        &login_form(&csrf, email, next, problem, providers),
     );
     (status, jar, body).into_response()
 }
@@ -110,6 +156,7 @@ pub async fn login_page(
         &next,
         None,
         query.notice,
+        &sign_in_options(&state).await,
     )
 }
 
@@ -136,6 +183,7 @@ pub async fn login(
     let now = state.clock.now();
     let next = safe_next(form.next.as_deref());
     let secure = state.settings.secure;
+    let providers = sign_in_options(&state).await;
     let typed_email = form.email.trim().to_lowercase();
     let mut keys = vec![ThrottleKey::Account(
         typed_email.chars().take(254).collect(),
@@ -161,6 +209,7 @@ pub async fn login(
             &next,
             Some(&message),
             None,
+            &providers,
         )
     };
     // Locked keys are refused without a database write, so hammering a lock costs nothing and
@@ -253,6 +302,7 @@ pub async fn login(
                 &next,
                 Some(&message),
                 None,
+                &providers,
             ));
         }
     };
@@ -272,6 +322,7 @@ pub async fn login(
         now,
         meta.client_address.clone(),
         meta.user_agent.clone(),
+        sessions::SignInMethod::Password,
     )
     .await?;
     users::record_login(&state.db, user.id, now).await?;
@@ -329,7 +380,7 @@ pub fn session_cookie(secure: bool, token: &portal_crypto::Token) -> Cookie<'sta
 }
 
 /// Browsers ignore a `__Host-` cookie, even one that deletes, unless it is `Secure`.
-fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
+pub(super) fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
     Cookie::build(name).path("/").secure(secure).build()
 }
 

@@ -2,9 +2,9 @@
 //! the instance answers, its CHT version, and each permission the portal needs that the account
 //! lacks, by name.
 //!
-//! **Permission**: platform administrator.
+//! **Permission**: `manage_instances` on the instance.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cht_client::{ChtError, ConnectionReport};
@@ -13,10 +13,11 @@ use portal_domain::{AuditAction, TargetKind};
 use portal_store::{AuditRecord, audit};
 use serde_json::json;
 
-use super::instances::{load, render_instance_page};
+use super::instances::render_instance_page;
 use crate::AppState;
+use crate::authz::Authorized;
 use crate::error::AppResult;
-use crate::extract::PlatformAdmin;
+use crate::extract::CurrentUser;
 
 pub const REPORT_ID: &str = "connection-report";
 
@@ -86,12 +87,13 @@ pub fn report(result: Option<&Result<ConnectionReport, ChtError>>) -> Markup {
 
 pub async fn test(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path((tenant_id, id)): Path<(String, String)>,
+    current: CurrentUser,
+    authorized: Authorized,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
-    let client = state.cht.for_instance(&state, &instance).await?;
+    let tenant = &authorized.tenant;
+    let instance = authorized.instance()?;
+    let client = state.cht.for_instance(&state, instance).await?;
     let result = client.test_connection().await;
     // Audited: it sends the stored credentials to the configured address.
     let details = match &result {
@@ -114,5 +116,5 @@ pub async fn test(
     if headers.contains_key("hx-request") {
         return Ok(report(Some(&result)).into_response());
     }
-    Ok(render_instance_page(&current, &tenant, &instance, Some(&result), None).into_response())
+    Ok(render_instance_page(&current, tenant, instance, Some(&result), None).into_response())
 }

@@ -1,23 +1,25 @@
 //! CHT instances of a tenant: add, view/edit, delete. The service-account password is write-only
 //! here: it is never sent back to the browser, and leaving the field empty keeps the stored one.
 //!
-//! **Permission**: platform administrator (every handler takes [`PlatformAdmin`]).
+//! **Permission**: adding, editing and deleting need `manage_instances` (on the tenant to add,
+//! on the instance to change it); the page of an instance is open to anyone with a grant in it,
+//! read-only unless they may manage it (see `authz::RULES`).
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_domain::{BaseUrl, InstanceId, InstanceName, ServiceUsername, TenantId};
+use portal_domain::{BaseUrl, InstanceName, ServiceUsername};
 use portal_store::instances::{self, InstanceFields, ServicePassword};
 use portal_store::{StoreError, tenants};
 use serde::Deserialize;
 
 use super::connection;
-use super::tenants::parse_tenant_id;
 use crate::AppState;
+use crate::authz::Authorized;
 use crate::error::{AppError, AppResult};
-use crate::extract::{CurrentUser, PlatformAdmin};
+use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
 use axum::extract::Query;
 use cht_client::{ChtError, ConnectionReport};
@@ -85,10 +87,6 @@ impl InstanceForm {
             _ => Err(errors),
         }
     }
-}
-
-fn parse_instance_id(raw: &str) -> AppResult<InstanceId> {
-    raw.parse().map_err(|_| AppError::NotFound("CHT instance"))
 }
 
 struct FormPage<'a> {
@@ -162,7 +160,8 @@ fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
                 h2 { "Delete instance" }
                 form.card method="post" action={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/delete" } hx-confirm={ "Delete the CHT instance " (instance.name) " from the portal? Nothing on the CHT server is changed." } {
                     (hidden_csrf(&current.csrf_token))
-                    p.muted { "Removes the instance and its stored credentials from the portal. The CHT server itself is not touched." }
+                    p.muted { "Removes the instance, its stored credentials, its place cache and the access given on it from the portal. The CHT server itself is not touched." }
+                    (text_field(&TextField { name: "confirm_name", label: "Type the instance's name to confirm", kind: "text", value: "", hint: None, required: true, autocomplete: "off" }, &FieldErrors::default()))
                     button.danger type="submit" { "Delete instance" }
                 }
             }
@@ -184,12 +183,8 @@ fn conflict_or_error(error: StoreError, errors: &mut FieldErrors) -> Result<(), 
     }
 }
 
-pub async fn new(
-    State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path(tenant_id): Path<String>,
-) -> AppResult<Markup> {
-    let tenant = tenants::get(&state.db, parse_tenant_id(&tenant_id)?).await?;
+pub async fn new(current: CurrentUser, authorized: Authorized) -> AppResult<Markup> {
+    let tenant = authorized.tenant;
     Ok(form_page(
         &current,
         &FormPage {
@@ -205,11 +200,11 @@ pub async fn new(
 
 pub async fn create(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path(tenant_id): Path<String>,
+    current: CurrentUser,
+    authorized: Authorized,
     Form(form): Form<InstanceForm>,
 ) -> AppResult<Response> {
-    let tenant = tenants::get(&state.db, parse_tenant_id(&tenant_id)?).await?;
+    let tenant = authorized.tenant;
     let mut errors = match form.parse(true, state.settings.production) {
         Ok(fields) => match instances::create(
             &state.db,
@@ -254,17 +249,6 @@ pub async fn create(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
-pub async fn load(
-    state: &AppState,
-    tenant_id: &str,
-    id: &str,
-) -> AppResult<(tenants::Tenant, instances::Instance)> {
-    let tenant_id: TenantId = parse_tenant_id(tenant_id)?;
-    let tenant = tenants::get(&state.db, tenant_id).await?;
-    let instance = instances::get(&state.db, tenant_id, parse_instance_id(id)?).await?;
-    Ok((tenant, instance))
-}
-
 /// The instance's page with its edit form filled from the stored values.
 pub fn render_instance_page(
     current: &CurrentUser,
@@ -294,27 +278,69 @@ pub fn render_instance_page(
 
 pub async fn show(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path((tenant_id, id)): Path<(String, String)>,
+    current: CurrentUser,
+    authorized: Authorized,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
-    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    let instance = authorized.instance()?;
+    let manage = state
+        .access
+        .allowed(
+            &authorized.principal,
+            authorized.tenant.id,
+            &portal_access::Target::Instance(instance.id),
+            portal_domain::Permission::ManageInstances,
+            state.clock.now(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    if !manage {
+        return Ok(read_only_page(
+            &current,
+            &authorized.tenant,
+            instance,
+            query.notice,
+        ));
+    }
     Ok(render_instance_page(
         &current,
-        &tenant,
-        &instance,
+        &authorized.tenant,
+        instance,
         None,
         query.notice,
     ))
 }
 
+/// The instance as someone who works in it (but does not manage it) sees it.
+fn read_only_page(
+    current: &CurrentUser,
+    tenant: &tenants::Tenant,
+    instance: &instances::Instance,
+    notice: Option<Notice>,
+) -> Markup {
+    views::page(
+        Some(current),
+        &instance.name,
+        notice,
+        &html! {
+            div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / " (instance.name) }
+            h1 { (instance.name) }
+            div.card { dl.facts {
+                dt { "Address" } dd { (instance.base_url) }
+            } }
+            div.actions { a.button href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse places" } }
+        },
+    )
+}
+
 pub async fn update(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path((tenant_id, id)): Path<(String, String)>,
+    current: CurrentUser,
+    authorized: Authorized,
     Form(form): Form<InstanceForm>,
 ) -> AppResult<Response> {
-    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    let instance = authorized.instance()?.clone();
+    let tenant = authorized.tenant;
     let errors = match form.parse(false, state.settings.production) {
         Ok(fields) => match instances::update(
             &state.db,
@@ -357,12 +383,31 @@ pub async fn update(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    confirm_name: String,
+}
+
 pub async fn delete(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path((tenant_id, id)): Path<(String, String)>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    let (tenant, instance) = load(&state, &tenant_id, &id).await?;
+    let instance = authorized.instance()?.clone();
+    let tenant = authorized.tenant;
+    // Typing the name guards against deleting the wrong county's instance by a slip.
+    if form.confirm_name.trim() != instance.name {
+        return Ok(views::error_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not deleted",
+            &format!(
+                "To delete this instance, type its name exactly: {}",
+                instance.name
+            ),
+        ));
+    }
     instances::delete(&state.db, &current.audit(&state), tenant.id, instance.id).await?;
     state.cht.forget(instance.id);
     Ok(Redirect::to(&format!(

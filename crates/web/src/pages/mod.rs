@@ -1,7 +1,12 @@
+pub mod access;
 pub mod account;
 pub mod auth;
 pub mod connection;
 pub mod health;
 pub mod home;
 pub mod instances;
+pub mod oidc;
+pub mod places;
+pub mod roles;
+pub mod sign_in;
 pub mod tenants;

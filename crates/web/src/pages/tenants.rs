@@ -1,18 +1,24 @@
 //! Tenants: list, create, detail (with its CHT instances), edit and delete.
 //!
-//! **Permission**: platform administrator (every handler takes [`PlatformAdmin`]).
+//! **Permission**: the list shows a platform administrator every tenant and anyone else the
+//! tenants they have access in; the detail page is for any member (it shows the instances in
+//! their scope and the settings they may manage); creating, renaming and deleting tenants is for
+//! platform administrators ([`PlatformAdmin`]).
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_domain::{TenantId, TenantName, TenantSlug};
-use portal_store::{instances, tenants};
+use portal_access::{InstanceView, Target};
+use portal_domain::Permission;
+use portal_domain::{TenantName, TenantSlug};
+use portal_store::{access, instances, tenants};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::{AppError, AppResult};
+use crate::authz::Authorized;
+use crate::error::AppResult;
 use crate::extract::{CurrentUser, PlatformAdmin};
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
 
@@ -34,10 +40,6 @@ impl TenantForm {
             _ => Err(errors),
         }
     }
-}
-
-pub fn parse_tenant_id(raw: &str) -> AppResult<TenantId> {
-    raw.parse().map_err(|_| AppError::NotFound("tenant"))
 }
 
 fn tenant_fields(form: &TenantForm, errors: &FieldErrors) -> Markup {
@@ -63,8 +65,10 @@ fn list_page(
         &html! {
             h1 { "Tenants" }
             p.muted { "A tenant is a ministry of health. Each tenant has its own CHT instances." }
-            @if list.is_empty() {
+            @if list.is_empty() && current.user.is_platform_admin {
                 div.card { p { "There are no tenants yet. Create the first one below." } }
+            } @else if list.is_empty() {
+                div.card { p { "Your account has no access to a tenant yet. Ask your national administrator to give you access." } }
             } @else {
                 div.table-wrap {
                     table {
@@ -82,22 +86,46 @@ fn list_page(
                     }
                 }
             }
-            h2 { "New tenant" }
-            form.card method="post" action="/tenants" {
-                (hidden_csrf(&current.csrf_token))
-                (tenant_fields(form, errors))
-                div.actions { button type="submit" { "Create tenant" } }
+            @if current.user.is_platform_admin {
+                h2 { "New tenant" }
+                form.card method="post" action="/tenants" {
+                    (hidden_csrf(&current.csrf_token))
+                    (tenant_fields(form, errors))
+                    div.actions { button type="submit" { "Create tenant" } }
+                }
             }
         },
     )
 }
 
+/// The tenants `current` may see: all for a platform administrator, else those they have access
+/// in (only the provider's tenant for a session begun at a tenant's identity provider).
+async fn visible_tenants(
+    state: &AppState,
+    current: &CurrentUser,
+) -> AppResult<Vec<tenants::TenantSummary>> {
+    let all = tenants::list(&state.db).await?;
+    if current.user.is_platform_admin && current.via_provider.is_none() {
+        return Ok(all);
+    }
+    let mine = access::user_tenants(&state.db, current.user.id, state.clock.now()).await?;
+    Ok(all
+        .into_iter()
+        .filter(|t| mine.contains(&t.tenant.id))
+        .filter(|t| {
+            current
+                .via_provider
+                .is_none_or(|(_, only)| only == t.tenant.id)
+        })
+        .collect())
+}
+
 pub async fn list(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
+    current: CurrentUser,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
-    let list = tenants::list(&state.db).await?;
+    let list = visible_tenants(&state, &current).await?;
     Ok(list_page(
         &current,
         &list,
@@ -144,10 +172,49 @@ pub async fn create(
     }
 }
 
+/// What the detail page shows: the instances in the person's scope, and which settings they may
+/// manage.
+struct TenantView {
+    instances: Vec<instances::Instance>,
+    platform_admin: bool,
+    manage_instances: bool,
+    manage_config: bool,
+    grant_roles: bool,
+}
+
+async fn tenant_view(state: &AppState, authorized: &Authorized) -> AppResult<TenantView> {
+    let now = state.clock.now();
+    let tenant_id = authorized.tenant.id;
+    let who = &authorized.principal;
+    let mut visible = Vec::new();
+    for instance in instances::list_for_tenant(&state.db, tenant_id).await? {
+        let view = state
+            .access
+            .instance_view(who, tenant_id, instance.id, None, now)
+            .await
+            .map_err(anyhow::Error::from)?;
+        if view != InstanceView::Nothing {
+            visible.push(instance);
+        }
+    }
+    let held = state
+        .access
+        .permissions_at(who, tenant_id, &Target::Tenant, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(TenantView {
+        instances: visible,
+        platform_admin: who.platform_admin,
+        manage_instances: held.contains(Permission::ManageInstances),
+        manage_config: held.contains(Permission::ManageConfig),
+        grant_roles: held.contains(Permission::Grant),
+    })
+}
+
 fn detail_page(
     current: &CurrentUser,
     tenant: &tenants::Tenant,
-    list: &[instances::Instance],
+    view: &TenantView,
     form: &TenantForm,
     errors: &FieldErrors,
     notice: Option<Notice>,
@@ -159,37 +226,46 @@ fn detail_page(
         &html! {
             div.breadcrumbs { a href="/tenants" { "Tenants" } " / " (tenant.name) }
             h1 { (tenant.name) }
+            nav.actions aria-label="Tenant" {
+                a.button.secondary href={ "/tenants/" (tenant.id) "/access" } { "Access" }
+                @if view.grant_roles { a.button.secondary href={ "/tenants/" (tenant.id) "/roles" } { "Roles" } }
+                @if view.manage_config { a.button.secondary href={ "/tenants/" (tenant.id) "/sign-in" } { "Sign-in settings" } }
+            }
             h2 { "CHT instances" }
-            @if list.is_empty() {
-                div.card { p { "No CHT instances yet. Add one to start managing its users." } }
+            @if view.instances.is_empty() {
+                div.card { p { "No CHT instances here yet." } }
             } @else {
                 div.table-wrap {
                     table {
-                        thead { tr { th { "Name" } th { "Address" } th.optional { "Service account" } } }
+                        thead { tr { th { "Name" } th { "Address" } th { "Places" } } }
                         tbody {
-                            @for instance in list {
+                            @for instance in &view.instances {
                                 tr {
                                     td { a href={ "/tenants/" (tenant.id) "/instances/" (instance.id) } { (instance.name) } }
                                     td { (instance.base_url) }
-                                    td.optional { (instance.service_username) }
+                                    td { a href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse" } }
                                 }
                             }
                         }
                     }
                 }
             }
-            div.actions { a.button href={ "/tenants/" (tenant.id) "/instances/new" } { "Add CHT instance" } }
-            h2 { "Tenant details" }
-            form.card method="post" action={ "/tenants/" (tenant.id) } {
-                (hidden_csrf(&current.csrf_token))
-                (tenant_fields(form, errors))
-                div.actions { button type="submit" { "Save tenant" } }
+            @if view.manage_instances {
+                div.actions { a.button href={ "/tenants/" (tenant.id) "/instances/new" } { "Add CHT instance" } }
             }
-            h2 { "Delete tenant" }
-            form.card method="post" action={ "/tenants/" (tenant.id) "/delete" } hx-confirm={ "Delete the tenant " (tenant.name) "? This cannot be undone." } {
-                (hidden_csrf(&current.csrf_token))
-                p.muted { "A tenant can be deleted once it has no CHT instances. Its audit trail is kept." }
-                button.danger type="submit" { "Delete tenant" }
+            @if view.platform_admin {
+                h2 { "Tenant details" }
+                form.card method="post" action={ "/tenants/" (tenant.id) } {
+                    (hidden_csrf(&current.csrf_token))
+                    (tenant_fields(form, errors))
+                    div.actions { button type="submit" { "Save tenant" } }
+                }
+                h2 { "Delete tenant" }
+                form.card method="post" action={ "/tenants/" (tenant.id) "/delete" } hx-confirm={ "Delete the tenant " (tenant.name) "? This cannot be undone." } {
+                    (hidden_csrf(&current.csrf_token))
+                    p.muted { "A tenant can be deleted once it has no CHT instances. Its audit trail is kept." }
+                    button.danger type="submit" { "Delete tenant" }
+                }
             }
         },
     )
@@ -198,31 +274,30 @@ fn detail_page(
 async fn render_detail(
     state: &AppState,
     current: &CurrentUser,
-    id: TenantId,
+    authorized: &Authorized,
     form: Option<TenantForm>,
     errors: &FieldErrors,
     notice: Option<Notice>,
 ) -> AppResult<Markup> {
-    let tenant = tenants::get(&state.db, id).await?;
-    let list = instances::list_for_tenant(&state.db, id).await?;
+    let tenant = &authorized.tenant;
+    let view = tenant_view(state, authorized).await?;
     let form = form.unwrap_or_else(|| TenantForm {
         slug: tenant.slug.clone(),
         name: tenant.name.clone(),
     });
-    Ok(detail_page(current, &tenant, &list, &form, errors, notice))
+    Ok(detail_page(current, tenant, &view, &form, errors, notice))
 }
 
 pub async fn show(
     State(state): State<AppState>,
-    PlatformAdmin(current): PlatformAdmin,
-    Path(id): Path<String>,
+    current: CurrentUser,
+    authorized: Authorized,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
-    let id = parse_tenant_id(&id)?;
     render_detail(
         &state,
         &current,
-        id,
+        &authorized,
         None,
         &FieldErrors::default(),
         query.notice,
@@ -233,14 +308,15 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     PlatformAdmin(current): PlatformAdmin,
-    Path(id): Path<String>,
+    authorized: Authorized,
     Form(form): Form<TenantForm>,
 ) -> AppResult<Response> {
-    let id = parse_tenant_id(&id)?;
+    let id = authorized.tenant.id;
     let (slug, name) = match form.parse() {
         Ok(values) => values,
         Err(errors) => {
-            let page = render_detail(&state, &current, id, Some(form), &errors, None).await?;
+            let page =
+                render_detail(&state, &current, &authorized, Some(form), &errors, None).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
@@ -253,7 +329,8 @@ pub async fn update(
         Err(portal_store::StoreError::Conflict(message)) => {
             let mut errors = FieldErrors::default();
             errors.add("slug", message);
-            let page = render_detail(&state, &current, id, Some(form), &errors, None).await?;
+            let page =
+                render_detail(&state, &current, &authorized, Some(form), &errors, None).await?;
             Ok((StatusCode::CONFLICT, page).into_response())
         }
         Err(other) => Err(other.into()),
@@ -263,9 +340,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     PlatformAdmin(current): PlatformAdmin,
-    Path(id): Path<String>,
+    authorized: Authorized,
 ) -> AppResult<Response> {
-    let id = parse_tenant_id(&id)?;
+    let id = authorized.tenant.id;
     tenants::delete(&state.db, &current.audit(&state), id).await?;
     Ok(Redirect::to(&format!("/tenants?notice={}", Notice::TenantDeleted.code())).into_response())
 }

@@ -32,6 +32,12 @@ pub enum Notice {
     PasswordChanged,
     SignedOut,
     SessionEnded,
+    PlacesRefreshed,
+    AccessGranted,
+    AccessRevoked,
+    RoleSaved,
+    RoleDeleted,
+    SignInSaved,
 }
 
 impl Notice {
@@ -47,6 +53,12 @@ impl Notice {
             Self::PasswordChanged => "password-changed",
             Self::SignedOut => "signed-out",
             Self::SessionEnded => "session-ended",
+            Self::PlacesRefreshed => "places-refreshed",
+            Self::AccessGranted => "access-granted",
+            Self::AccessRevoked => "access-revoked",
+            Self::RoleSaved => "role-saved",
+            Self::RoleDeleted => "role-deleted",
+            Self::SignInSaved => "sign-in-saved",
         }
     }
 
@@ -63,6 +75,14 @@ impl Notice {
             Self::PasswordChanged => "Password changed. Your other sessions have been signed out.",
             Self::SignedOut => "You have signed out.",
             Self::SessionEnded => "Your session ended. Sign in again to continue.",
+            Self::PlacesRefreshed => "Places read from CHT. The cache is up to date.",
+            Self::AccessGranted => {
+                "Access given. It is in force now, and recorded in the audit log."
+            }
+            Self::AccessRevoked => "Access revoked. It ended now, everywhere.",
+            Self::RoleSaved => "Role saved. Everyone holding it has its new permissions now.",
+            Self::RoleDeleted => "Role deleted.",
+            Self::SignInSaved => "Sign-in settings saved.",
         }
     }
 }
@@ -101,7 +121,7 @@ pub fn page(
                         a.brand href="/" { "CHT Portal" }
                         @if let Some(user) = user {
                             nav aria-label="Main" {
-                                @if user.user.is_platform_admin { a href="/tenants" { "Tenants" } }
+                                a href="/tenants" { "Tenants" }
                                 a href="/account/password" title="Change your password" { (user.user.display_name) }
                                 form method="post" action="/logout" {
                                     (hidden_csrf(&user.csrf_token))
@@ -120,6 +140,19 @@ pub fn page(
             } }
         }
     }
+}
+
+/// How long ago `then` was, in words ("just now", "5 minutes ago", "3 days ago").
+#[must_use]
+pub fn age(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let seconds = (now - then).num_seconds().max(0);
+    let (amount, unit) = match seconds {
+        0..60 => return "just now".to_owned(),
+        60..3600 => (seconds / 60, "minute"),
+        3600..86_400 => (seconds / 3600, "hour"),
+        _ => (seconds / 86_400, "day"),
+    };
+    format!("{amount} {unit}{} ago", if amount == 1 { "" } else { "s" })
 }
 
 /// A full error page with the request id, so a report can be matched to the server log.

@@ -1,0 +1,46 @@
+//! A tenant's deployment config, in the JSON format of the CHT User Management Tool (UMT), so a
+//! ministry moving to the portal uploads its existing file unchanged.
+//!
+//! [`check`] parses and validates a file in one call and returns either the typed
+//! [`DeploymentConfig`] or every [`ConfigProblem`] found, each with a JSON path and a reason that
+//! says how to fix it. Parsing is two steps: [`RawConfig::from_slice`] (JSON syntax, keys kept in
+//! file order) and [`RawConfig::validate`] (every rule, building the typed model).
+//!
+//! The typed model keeps members it does not know (`extra` fields) and serialises back to the
+//! same format ([`DeploymentConfig::to_json`]). Derived views the portal needs live on
+//! [`ContactType`]: [`ContactType::csv_columns`], [`ContactType::template_csv`],
+//! [`ContactType::hierarchy_levels_sorted`] and [`ContactType::place_types`]. CSV headers are
+//! compared through [`header_key`].
+//!
+//! The crate does no I/O.
+
+mod columns;
+mod js_regex;
+mod model;
+mod problem;
+mod raw;
+mod template;
+mod validate;
+
+pub use columns::{Column, ColumnSource, ROLES_HEADER, header_key};
+pub use js_regex::JsRegex;
+pub use model::{
+    AuthKind, ConfigProperty, ContactType, DeploymentConfig, Domain, ExternalAuth, ExternalMapping,
+    ExternalSource, HierarchyLevel, PropertyKind, Unique,
+};
+pub use problem::{ConfigProblem, render_problems_json};
+pub use raw::RawConfig;
+pub use template::TEMPLATE_VARIABLES;
+
+/// Parses and validates a deployment config file (UTF-8 JSON, an optional byte-order mark
+/// allowed).
+///
+/// # Errors
+/// Every problem found: a single one at `$` when the bytes are not JSON (with line and column),
+/// otherwise all rule violations, in document order followed by those relating several parts of
+/// the document.
+pub fn check(bytes: &[u8]) -> Result<DeploymentConfig, Vec<ConfigProblem>> {
+    RawConfig::from_slice(bytes)
+        .map_err(|problem| vec![problem])?
+        .validate()
+}

@@ -1,0 +1,95 @@
+//! Refreshing the place cache from the CHT simulator over real HTTP.
+
+use chrono::Utc;
+use cht_client::{ChtClient, ChtConfig};
+use cht_sim::{Seed, SimConfig, Simulator};
+use portal_crypto::MasterKey;
+use portal_domain::{BaseUrl, InstanceName, ServiceUsername, TenantName, TenantSlug, place_path};
+use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_store::places::{self, PlaceFilter};
+use portal_store::{AuditContext, tenants};
+
+#[tokio::test]
+async fn every_place_of_every_type_is_cached_with_its_lineage() {
+    let sim = Simulator::start(SimConfig {
+        seed: Seed::Demo,
+        seed_size: 3_000,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = portal_store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("portal.db").display()
+    ))
+    .await
+    .unwrap();
+    portal_store::migrate(&db).await.unwrap();
+    let ctx = AuditContext::command_line(Utc::now());
+    let tenant = tenants::create(
+        &db,
+        &ctx,
+        &TenantSlug::parse("ke").unwrap(),
+        &TenantName::parse("Kenya").unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let instance = instances::create(
+        &db,
+        &ctx,
+        &MasterKey::generate(),
+        tenant,
+        &InstanceFields {
+            name: InstanceName::parse("Demo").unwrap(),
+            base_url: BaseUrl::parse(&sim.base_url()).unwrap(),
+            service_username: ServiceUsername::parse("medic").unwrap(),
+            service_password: Some(ServicePassword::parse("password").unwrap()),
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let client = ChtClient::new(ChtConfig::new(&sim.base_url(), "medic", "password").unwrap()).unwrap();
+
+    let types = portal_place_sync::place_types(&client).await.unwrap();
+    assert_eq!(
+        types,
+        ["a_county", "b_sub_county", "c_community_health_unit", "d_community_health_volunteer_area"]
+    );
+    let refreshed = portal_place_sync::refresh(&db, &ctx, &client, tenant, instance, &types)
+        .await
+        .unwrap();
+    // Pages of 1,000: the 3,000 places arrive over several requests, none lost or repeated.
+    assert_eq!(refreshed.places, 3_000);
+    assert_eq!(places::count(&db, instance).await.unwrap(), 3_000);
+    let status = places::sync_status(&db, instance).await.unwrap();
+    assert_eq!(status.iter().map(|s| s.place_count).sum::<i64>(), 3_000);
+
+    // A chv area sits four levels down; its lineage names its three ancestors, root first.
+    let roots = places::children(&db, instance, None, &PlaceFilter::Everything, 100).await.unwrap();
+    assert!(!roots.is_empty() && roots.iter().all(|p| p.contact_type == "a_county" && p.lineage == "/"));
+    let area = places::search(&db, instance, "", &PlaceFilter::Everything, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.contact_type == "d_community_health_volunteer_area")
+        .unwrap();
+    let ancestors = place_path::ancestor_ids(&area.lineage);
+    assert_eq!(ancestors.len(), 3);
+    assert_eq!(area.parent_id.as_deref(), ancestors.last().map(String::as_str));
+    let county = places::get(&db, instance, &ancestors[0]).await.unwrap().unwrap();
+    assert_eq!(county.contact_type, "a_county");
+    // Scope filtering sees the area under its county, not under another one.
+    let filter = PlaceFilter::Subtrees(vec![county.id.clone()]);
+    assert!(filter.allows(&area));
+    let other = roots.iter().find(|r| r.id != county.id);
+    if let Some(other) = other {
+        assert!(!PlaceFilter::Subtrees(vec![other.id.clone()]).allows(&area));
+    }
+    let events = portal_store::audit::list_recent(&db, 5).await.unwrap();
+    assert_eq!(events[0].action, "places.refreshed");
+    assert_eq!(events[0].details["places"], 3_000);
+    sim.shutdown().await;
+}

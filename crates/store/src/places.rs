@@ -1,0 +1,274 @@
+//! The portal's cache of an instance's places, as last read from CHT.
+//!
+//! Scopes are checked against it (a place's lineage says which subtrees it is in), the grant
+//! screen's place picker searches it, and staging resolves hierarchy columns against it.
+//! A refresh replaces the places of the refreshed types in one transaction, so readers see the
+//! old cache or the new one, never half of each.
+
+use chrono::{DateTime, Utc};
+use portal_domain::{AuditAction, InstanceId, TargetKind, TenantId, place_path};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::access::{bump_revision, escape_like};
+use crate::entity::{place, place_sync};
+use crate::{AuditContext, AuditRecord, Result, audit};
+
+/// One place as read from CHT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceRecord {
+    pub id: String,
+    pub contact_type: String,
+    pub name: String,
+    /// Ancestor ids, root first, parent last (empty for a root place).
+    pub ancestors: Vec<String>,
+    /// The doc's other scalar fields, as a JSON object.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A cached place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub id: String,
+    pub contact_type: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    /// See [`place_path`]: `/root/…/parent/`.
+    pub lineage: String,
+    pub depth: i32,
+}
+
+impl From<place::Model> for Place {
+    fn from(m: place::Model) -> Self {
+        Self {
+            id: m.id,
+            contact_type: m.contact_type,
+            name: m.name,
+            parent_id: m.parent_id,
+            lineage: m.lineage,
+            depth: m.depth,
+        }
+    }
+}
+
+/// Which part of an instance a reader may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceFilter {
+    Everything,
+    /// Only these places and what lies below them (an empty list shows nothing).
+    Subtrees(Vec<String>),
+}
+
+impl PlaceFilter {
+    fn condition(&self) -> Condition {
+        match self {
+            Self::Everything => Condition::all(),
+            Self::Subtrees(roots) if roots.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
+            Self::Subtrees(roots) => roots.iter().fold(Condition::any(), |any, root| {
+                let pattern = format!("%/{}/%", escape_like(&place_path::segment(root)));
+                any.add(place::Column::Id.eq(root.clone())).add(
+                    Expr::col(place::Column::Lineage).like(LikeExpr::new(pattern).escape('\\')),
+                )
+            }),
+        }
+    }
+
+    /// The same test as [`Self::condition`], in memory.
+    #[must_use]
+    pub fn allows(&self, place: &Place) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::Subtrees(roots) => roots
+                .iter()
+                .any(|root| place_path::is_within(&place.id, &place.lineage, root)),
+        }
+    }
+}
+
+/// When each place type was last read, and how many places it had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub contact_type: String,
+    pub refreshed_at: DateTime<Utc>,
+    pub place_count: i64,
+}
+
+const INSERT_CHUNK: usize = 500;
+
+/// Replaces the cached places of `types` with `records` (which must all be of those types), in
+/// one transaction with its audit event.
+pub async fn replace_types(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    instance_id: InstanceId,
+    types: &[String],
+    records: Vec<PlaceRecord>,
+) -> Result<u64> {
+    let txn = db.begin().await?;
+    place::Entity::delete_many()
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .filter(place::Column::ContactType.is_in(types.iter().cloned()))
+        .exec(&txn)
+        .await?;
+    let mut counts: std::collections::BTreeMap<&str, i64> =
+        types.iter().map(|t| (t.as_str(), 0)).collect();
+    let total = records.len() as u64;
+    for record in &records {
+        if let Some(count) = counts.get_mut(record.contact_type.as_str()) {
+            *count += 1;
+        }
+    }
+    let mut rows = records.into_iter().map(|r| place::ActiveModel {
+        instance_id: Set(instance_id.as_uuid()),
+        name_key: Set(place_path::name_key(&r.name)),
+        parent_id: Set(r.ancestors.last().cloned()),
+        lineage: Set(place_path::lineage(r.ancestors.iter().map(String::as_str))),
+        depth: Set(i32::try_from(r.ancestors.len()).unwrap_or(i32::MAX)),
+        properties: Set(serde_json::Value::Object(r.properties).to_string()),
+        id: Set(r.id),
+        contact_type: Set(r.contact_type),
+        name: Set(r.name),
+    });
+    loop {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        place::Entity::insert_many(chunk).exec(&txn).await?;
+    }
+    for (contact_type, count) in &counts {
+        place_sync::Entity::delete_many()
+            .filter(place_sync::Column::InstanceId.eq(instance_id.as_uuid()))
+            .filter(place_sync::Column::ContactType.eq(*contact_type))
+            .exec(&txn)
+            .await?;
+        place_sync::Entity::insert(place_sync::ActiveModel {
+            instance_id: Set(instance_id.as_uuid()),
+            contact_type: Set((*contact_type).to_owned()),
+            refreshed_at: Set(ctx.now),
+            place_count: Set(*count),
+        })
+        .exec(&txn)
+        .await?;
+    }
+    audit::record(
+        &txn,
+        ctx,
+        AuditRecord::new(AuditAction::PlacesRefreshed)
+            .tenant(tenant_id)
+            .target(TargetKind::Instance, instance_id)
+            .details(json!({ "types": types, "places": total })),
+    )
+    .await?;
+    // A place that moved changes who may act on it.
+    bump_revision(&txn).await?;
+    txn.commit().await?;
+    Ok(total)
+}
+
+pub async fn get(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+    id: &str,
+) -> Result<Option<Place>> {
+    Ok(
+        place::Entity::find_by_id((instance_id.as_uuid(), id.to_owned()))
+            .one(db)
+            .await?
+            .map(Into::into),
+    )
+}
+
+/// Places whose name contains `query` (accents and case ignored), within `filter`, by name.
+pub async fn search(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+    query: &str,
+    filter: &PlaceFilter,
+    limit: u64,
+) -> Result<Vec<Place>> {
+    let pattern = format!("%{}%", escape_like(&place_path::name_key(query)));
+    let models = place::Entity::find()
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .filter(Expr::col(place::Column::NameKey).like(LikeExpr::new(pattern).escape('\\')))
+        .filter(filter.condition())
+        .order_by_asc(place::Column::Depth)
+        .order_by_asc(place::Column::NameKey)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(models.into_iter().map(Into::into).collect())
+}
+
+/// The places directly under `parent` (the roots when `None`), within `filter`, by name.
+pub async fn children(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+    parent: Option<&str>,
+    filter: &PlaceFilter,
+    limit: u64,
+) -> Result<Vec<Place>> {
+    let parent_condition = match parent {
+        Some(id) => place::Column::ParentId.eq(id.to_owned()),
+        None => place::Column::ParentId.is_null(),
+    };
+    let models = place::Entity::find()
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .filter(parent_condition)
+        .filter(filter.condition())
+        .order_by_asc(place::Column::NameKey)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(models.into_iter().map(Into::into).collect())
+}
+
+/// The ancestors of a place that are in the cache, root first.
+pub async fn ancestors(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+    place: &Place,
+) -> Result<Vec<Place>> {
+    let ids = place_path::ancestor_ids(&place.lineage);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let models = place::Entity::find()
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .filter(place::Column::Id.is_in(ids))
+        .order_by_asc(place::Column::Depth)
+        .all(db)
+        .await?;
+    Ok(models.into_iter().map(Into::into).collect())
+}
+
+pub async fn count(db: &DatabaseConnection, instance_id: InstanceId) -> Result<u64> {
+    Ok(place::Entity::find()
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .count(db)
+        .await?)
+}
+
+pub async fn sync_status(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+) -> Result<Vec<SyncStatus>> {
+    let models = place_sync::Entity::find()
+        .filter(place_sync::Column::InstanceId.eq(instance_id.as_uuid()))
+        .order_by_asc(place_sync::Column::ContactType)
+        .all(db)
+        .await?;
+    Ok(models
+        .into_iter()
+        .map(|m| SyncStatus {
+            contact_type: m.contact_type,
+            refreshed_at: m.refreshed_at,
+            place_count: m.place_count,
+        })
+        .collect())
+}

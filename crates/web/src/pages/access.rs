@@ -1,0 +1,680 @@
+//! Access: who may do what, where, in a tenant. A programme lead finds a person (or invites one
+//! by email), picks a role and a place, optionally an end date, and gives access; or revokes it.
+//!
+//! **Permission**: the page is open to any member, but everything on it is limited by the
+//! person's own `grant` permission: they see and revoke only grants inside their own scope, and
+//! can give only roles whose permissions they hold there, on scopes inside their own. Every
+//! identifier in the form (person, role, instance, place) is checked on the server.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use maud::{Markup, html};
+use portal_access::{InstanceView, Target};
+use portal_domain::{Email, InstanceId, Permission, PermissionSet, RoleKey, UserId};
+use portal_store::access::{self, Grant, GrantListing, GrantScope, Grantee, NewGrant, Role};
+use portal_store::instances::{self, Instance};
+use portal_store::places::{self, Place};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::authz::Authorized;
+use crate::error::{AppError, AppResult};
+use crate::extract::CurrentUser;
+use crate::views::{self, FieldErrors, Notice, hidden_csrf};
+
+const PEOPLE_LIMIT: usize = 20;
+
+/// The page's GET parameters: the notice, the instance and place search, the person search.
+#[derive(Debug, Default, Deserialize)]
+pub struct AccessQuery {
+    notice: Option<Notice>,
+    #[serde(default)]
+    instance: String,
+    #[serde(default)]
+    place_q: String,
+    #[serde(default)]
+    person_q: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GrantForm {
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    /// `tenant`, `instance:<id>` or `place:<instance id>:<place id>`.
+    #[serde(default)]
+    scope: String,
+    /// `YYYY-MM-DD`; access ends at the end of that day (UTC).
+    #[serde(default)]
+    expires_on: String,
+}
+
+/// Where a grant applies, resolved against the database, with the casbin target it stands for.
+struct Resolved {
+    scope: GrantScope,
+    target: Target,
+}
+
+async fn target_of(state: &AppState, scope: &GrantScope) -> AppResult<Target> {
+    Ok(match scope {
+        GrantScope::Tenant => Target::Tenant,
+        GrantScope::Instance(id) => Target::Instance(*id),
+        GrantScope::Place {
+            instance_id,
+            place_id,
+            ..
+        } => {
+            // A place no longer in the cache is judged as directly under the instance root:
+            // only people with the whole instance (or tenant) can see or revoke it.
+            let lineage = places::get(&state.db, *instance_id, place_id)
+                .await?
+                .map_or_else(|| "/".to_owned(), |p| p.lineage);
+            Target::Place {
+                instance_id: *instance_id,
+                place_id: place_id.clone(),
+                lineage,
+            }
+        }
+    })
+}
+
+/// Can the person give (or take away) `role` at `target`? `Err` says why not, for the form.
+async fn may_delegate(
+    state: &AppState,
+    authorized: &Authorized,
+    role: &Role,
+    target: &Target,
+) -> AppResult<Result<(), String>> {
+    let now = state.clock.now();
+    let held = state
+        .access
+        .permissions_at(&authorized.principal, authorized.tenant.id, target, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    if !held.contains(Permission::Grant) {
+        return Ok(Err(
+            "You cannot give access there: it is outside the area where you manage access."
+                .to_owned(),
+        ));
+    }
+    let missing: Vec<_> = role
+        .permissions
+        .iter()
+        .filter(|p| !held.contains(*p))
+        .map(Permission::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return Ok(Err(format!(
+            "You can only give roles whose permissions you hold there yourself. {} also allows: {}.",
+            role.name,
+            missing.join(", ")
+        )));
+    }
+    Ok(Ok(()))
+}
+
+struct PageData {
+    roles: Vec<Role>,
+    /// Instances where the person manages access somewhere.
+    instances: Vec<Instance>,
+    /// Grants the person may see, each with whether they may revoke it.
+    grants: Vec<(GrantListing, bool)>,
+    can_grant_tenant: bool,
+    places: Vec<Place>,
+    people: Vec<portal_store::users::User>,
+}
+
+async fn load(
+    state: &AppState,
+    authorized: &Authorized,
+    query: &AccessQuery,
+) -> AppResult<PageData> {
+    let now = state.clock.now();
+    let tenant = &authorized.tenant;
+    let roles = access::roles(&state.db, tenant.id).await?;
+    let mut grant_instances = Vec::new();
+    for instance in instances::list_for_tenant(&state.db, tenant.id).await? {
+        let view = state
+            .access
+            .instance_view(
+                &authorized.principal,
+                tenant.id,
+                instance.id,
+                Some(Permission::Grant),
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if view != InstanceView::Nothing {
+            grant_instances.push(instance);
+        }
+    }
+    let can_grant_tenant = state
+        .access
+        .allowed(
+            &authorized.principal,
+            tenant.id,
+            &Target::Tenant,
+            Permission::Grant,
+            now,
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut grants = Vec::new();
+    for listing in access::tenant_grants(&state.db, tenant.id, false).await? {
+        let target = target_of(state, &listing.grant.scope).await?;
+        let visible = state
+            .access
+            .allowed(
+                &authorized.principal,
+                tenant.id,
+                &target,
+                Permission::Grant,
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if !visible {
+            continue;
+        }
+        let role = role_named(&roles, &listing.grant.role_key);
+        let revocable = match role {
+            Some(role) => may_delegate(state, authorized, &role, &target)
+                .await?
+                .is_ok(),
+            None => true,
+        };
+        grants.push((listing, revocable));
+    }
+    let chosen = grant_instances
+        .iter()
+        .find(|i| i.id.to_string() == query.instance)
+        .cloned();
+    let places = match &chosen {
+        Some(instance) if query.place_q.trim().chars().count() >= 2 => {
+            let filter = match state
+                .access
+                .instance_view(
+                    &authorized.principal,
+                    tenant.id,
+                    instance.id,
+                    Some(Permission::Grant),
+                    now,
+                )
+                .await
+                .map_err(anyhow::Error::from)?
+            {
+                InstanceView::Places(filter) => filter,
+                InstanceView::Nothing => places::PlaceFilter::Subtrees(Vec::new()),
+            };
+            places::search(&state.db, instance.id, &query.place_q, &filter, 25).await?
+        }
+        _ => Vec::new(),
+    };
+    let people = members_matching(state, authorized, &query.person_q).await?;
+    Ok(PageData {
+        roles,
+        instances: grant_instances,
+        grants,
+        can_grant_tenant,
+        places,
+        people,
+    })
+}
+
+fn role_named(roles: &[Role], key: &RoleKey) -> Option<Role> {
+    roles.iter().find(|r| &r.key == key).cloned()
+}
+
+/// People who already belong to the tenant, by name or email. Search never reaches other
+/// tenants' staff; newcomers are invited by email.
+async fn members_matching(
+    state: &AppState,
+    authorized: &Authorized,
+    query: &str,
+) -> AppResult<Vec<portal_store::users::User>> {
+    let query = portal_domain::place_path::name_key(query);
+    if query.chars().count() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut people = Vec::new();
+    for listing in access::tenant_grants(&state.db, authorized.tenant.id, false).await? {
+        let user = listing.user;
+        let haystack =
+            portal_domain::place_path::name_key(&format!("{} {}", user.display_name, user.email));
+        if haystack.contains(&query) && seen.insert(user.id) {
+            people.push(user);
+        }
+        if people.len() >= PEOPLE_LIMIT {
+            break;
+        }
+    }
+    Ok(people)
+}
+
+fn scope_label(scope: &GrantScope, instances: &[Instance]) -> String {
+    let instance_name = |id: &InstanceId| {
+        instances
+            .iter()
+            .find(|i| &i.id == id)
+            .map_or_else(|| "an instance".to_owned(), |i| i.name.clone())
+    };
+    match scope {
+        GrantScope::Tenant => "The whole tenant".to_owned(),
+        GrantScope::Instance(id) => format!("All of {}", instance_name(id)),
+        GrantScope::Place {
+            instance_id,
+            place_name,
+            ..
+        } => format!("{place_name} and below, in {}", instance_name(instance_id)),
+    }
+}
+
+fn render(
+    current: &CurrentUser,
+    authorized: &Authorized,
+    data: &PageData,
+    query: &AccessQuery,
+    form: &GrantForm,
+    errors: &FieldErrors,
+    all_instances: &[Instance],
+) -> Markup {
+    let tenant = &authorized.tenant;
+    let base = format!("/tenants/{}/access", tenant.id);
+    let can_grant = data.can_grant_tenant || !data.instances.is_empty();
+    views::page(
+        Some(current),
+        &format!("Access to {}", tenant.name),
+        query.notice,
+        &html! {
+            div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / Access" }
+            h1 { "Who has access" }
+            @if data.grants.is_empty() {
+                div.card { p { "Nobody has access in your area yet." } }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Person" } th { "Role" } th { "Where" } th { "Until" } th { span.muted { "Action" } } } }
+                    tbody { @for (listing, revocable) in &data.grants {
+                        @let g = &listing.grant;
+                        tr {
+                            td { (listing.user.display_name) br; span.muted { (listing.user.email) } }
+                            td { (role_named(&data.roles, &g.role_key).map_or_else(|| g.role_key.to_string(), |r| r.name)) }
+                            td { (scope_label(&g.scope, all_instances)) }
+                            td { (g.expires_at.map_or_else(|| "No end date".to_owned(), |t| t.format("%Y-%m-%d").to_string())) }
+                            td { @if *revocable {
+                                form method="post" action={ (base) "/" (g.id) "/revoke" }
+                                    hx-confirm={ "Revoke this access for " (listing.user.display_name) "? It ends at once." } {
+                                    (hidden_csrf(&current.csrf_token))
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            } }
+                        }
+                    } }
+                } }
+            }
+            @if can_grant {
+                h2 { "Give access" }
+                @if let Some(message) = errors.get("form") { div.notice.error role="alert" { (message) } }
+                div.card {
+                    h3 { "1. Find the place (skip for a whole instance or the whole tenant)" }
+                    form.search method="get" action=(base) {
+                        div.grid2 {
+                            div.field {
+                                label for="instance" { "CHT instance" }
+                                select #instance name="instance" {
+                                    option value="" { "Choose…" }
+                                    @for instance in &data.instances {
+                                        option value=(instance.id) selected[instance.id.to_string() == query.instance] { (instance.name) }
+                                    }
+                                }
+                            }
+                            div.field {
+                                label for="place_q" { "Place name" }
+                                input #place_q type="search" name="place_q" value=(query.place_q) placeholder="e.g. Westlands";
+                            }
+                        }
+                        input type="hidden" name="person_q" value=(query.person_q);
+                        div.actions { button.secondary type="submit" { "Search places" } }
+                    }
+                    h3 { "2. Find the person (or invite someone new below)" }
+                    form.search method="get" action=(base) {
+                        div.field {
+                            label for="person_q" { "Name or email of someone who already has access here" }
+                            input #person_q type="search" name="person_q" value=(query.person_q);
+                        }
+                        input type="hidden" name="instance" value=(query.instance);
+                        input type="hidden" name="place_q" value=(query.place_q);
+                        div.actions { button.secondary type="submit" { "Search people" } }
+                    }
+                }
+                form.card method="post" action=(base) {
+                    (hidden_csrf(&current.csrf_token))
+                    h3 { "3. Choose and confirm" }
+                    fieldset {
+                        legend { "Person" }
+                        @for person in &data.people {
+                            label { input type="radio" name="user_id" value=(person.id) checked[person.id.to_string() == form.user_id]; " " (person.display_name) " " span.muted { (person.email) } }
+                        }
+                        @if data.people.is_empty() && !query.person_q.is_empty() { p.muted { "Nobody with access here matches. Invite them by email instead." } }
+                        div.grid2 {
+                            div.field.invalid[errors.get("email").is_some()] {
+                                label for="email" { "Or invite by email" }
+                                input #email type="email" name="email" value=(form.email) autocomplete="off";
+                                @if let Some(e) = errors.get("email") { div.error { (e) } }
+                                div.hint { "They sign in with the tenant's identity provider, using this email." }
+                            }
+                            div.field {
+                                label for="display_name" { "Their name" }
+                                input #display_name type="text" name="display_name" value=(form.display_name) autocomplete="off";
+                            }
+                        }
+                    }
+                    div.field.invalid[errors.get("role").is_some()] {
+                        label for="role" { "Role" }
+                        select #role name="role" required {
+                            option value="" { "Choose…" }
+                            @for role in &data.roles {
+                                option value=(role.key) selected[role.key.as_str() == form.role] { (role.name) }
+                            }
+                        }
+                        @if let Some(e) = errors.get("role") { div.error { (e) } }
+                        div.hint { @for role in &data.roles { @if let Some(b) = role.key.as_builtin() { strong { (role.name) } ": " (b.summary()) ". " } } }
+                    }
+                    fieldset.invalid[errors.get("scope").is_some()] {
+                        legend { "Where" }
+                        @if data.can_grant_tenant {
+                            label { input type="radio" name="scope" value="tenant" checked[form.scope == "tenant"]; " The whole tenant" }
+                        }
+                        @for instance in &data.instances {
+                            label { input type="radio" name="scope" value={ "instance:" (instance.id) } checked[form.scope == format!("instance:{}", instance.id)]; " All of " (instance.name) }
+                        }
+                        @for place in &data.places {
+                            label { input type="radio" name="scope" value={ "place:" (query.instance) ":" (place.id) } checked[form.scope == format!("place:{}:{}", query.instance, place.id)]; " " (place.name) " and everything below it " span.muted { "(" (place.contact_type) ")" } }
+                        }
+                        @if let Some(e) = errors.get("scope") { div.error { (e) } }
+                    }
+                    div.field.invalid[errors.get("expires_on").is_some()] {
+                        label for="expires_on" { "Ends on (optional)" }
+                        input #expires_on type="date" name="expires_on" value=(form.expires_on);
+                        @if let Some(e) = errors.get("expires_on") { div.error { (e) } }
+                        div.hint { "Access stops at the end of this day (UTC). Leave empty for no end date." }
+                    }
+                    div.actions { button type="submit" { "Give access" } }
+                }
+            }
+        },
+    )
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Query(query): Query<AccessQuery>,
+) -> AppResult<Markup> {
+    let data = load(&state, &authorized, &query).await?;
+    let all = instances::list_for_tenant(&state.db, authorized.tenant.id).await?;
+    Ok(render(
+        &current,
+        &authorized,
+        &data,
+        &query,
+        &GrantForm::default(),
+        &FieldErrors::default(),
+        &all,
+    ))
+}
+
+/// An HTMX fragment of matching members, for the person search.
+pub async fn people(
+    State(state): State<AppState>,
+    authorized: Authorized,
+    Query(query): Query<AccessQuery>,
+) -> AppResult<Markup> {
+    let people = members_matching(&state, &authorized, &query.person_q).await?;
+    Ok(html! {
+        ul.results { @for person in &people {
+            li { label { input type="radio" name="user_id" value=(person.id); " " (person.display_name) " " span.muted { (person.email) } } }
+        } }
+    })
+}
+
+fn end_of_day(raw: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| format!("'{raw}' is not a date; use the form YYYY-MM-DD, e.g. 2027-06-30"))?;
+    let end = date
+        .and_hms_opt(23, 59, 59)
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("'{raw}' is not a valid date"))?;
+    if end <= now {
+        return Err(format!("{raw} has already passed; choose a future date"));
+    }
+    Ok(Some(end))
+}
+
+async fn resolve_scope(
+    state: &AppState,
+    authorized: &Authorized,
+    raw: &str,
+) -> AppResult<Result<Resolved, String>> {
+    let tenant = &authorized.tenant;
+    let instance = |id: &str| {
+        let id: Option<InstanceId> = id.parse().ok();
+        async move {
+            match id {
+                Some(id) => match instances::get(&state.db, tenant.id, id).await {
+                    Ok(instance) => Ok(Some(instance)),
+                    Err(portal_store::StoreError::NotFound(_)) => Ok(None),
+                    Err(other) => Err(AppError::from(other)),
+                },
+                None => Ok(None),
+            }
+        }
+    };
+    let resolved = match raw.split_once(':') {
+        None if raw == "tenant" => Resolved {
+            scope: GrantScope::Tenant,
+            target: Target::Tenant,
+        },
+        Some(("instance", id)) => {
+            let Some(instance) = instance(id).await? else {
+                return Ok(Err("That CHT instance is not in this tenant.".to_owned()));
+            };
+            Resolved {
+                scope: GrantScope::Instance(instance.id),
+                target: Target::Instance(instance.id),
+            }
+        }
+        Some(("place", rest)) => {
+            let Some((instance_id, place_id)) = rest.split_once(':') else {
+                return Ok(Err("Choose a place from the search results.".to_owned()));
+            };
+            let Some(instance) = instance(instance_id).await? else {
+                return Ok(Err("That CHT instance is not in this tenant.".to_owned()));
+            };
+            let Some(place) = places::get(&state.db, instance.id, place_id).await? else {
+                return Ok(Err(
+                    "That place is not in the portal's copy of the instance. Refresh the places and search again.".to_owned(),
+                ));
+            };
+            Resolved {
+                target: Target::Place {
+                    instance_id: instance.id,
+                    place_id: place.id.clone(),
+                    lineage: place.lineage.clone(),
+                },
+                scope: GrantScope::Place {
+                    instance_id: instance.id,
+                    place_id: place.id,
+                    place_name: place.name,
+                },
+            }
+        }
+        _ => return Ok(Err("Choose where the access applies.".to_owned())),
+    };
+    Ok(Ok(resolved))
+}
+
+pub async fn grant(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Form(form): Form<GrantForm>,
+) -> AppResult<Response> {
+    let now = state.clock.now();
+    let mut errors = FieldErrors::default();
+    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
+    let roles = access::roles(&state.db, authorized.tenant.id).await?;
+
+    let grantee = if let Ok(id) = form.user_id.parse::<UserId>() {
+        // Only people already in the tenant can be picked; anyone else is invited by email.
+        let members = access::tenant_grants(&state.db, authorized.tenant.id, false).await?;
+        members
+            .iter()
+            .any(|l| l.user.id == id)
+            .then_some(Grantee::Existing(id))
+            .or_else(|| {
+                errors.add(
+                    "email",
+                    "Pick a person from the search results, or invite them by email.",
+                );
+                None
+            })
+    } else if form.email.trim().is_empty() {
+        errors.add(
+            "email",
+            "Pick a person from the search results, or enter an email to invite.",
+        );
+        None
+    } else {
+        match Email::parse(&form.email) {
+            Ok(email) => {
+                let name = form.display_name.trim();
+                Some(Grantee::Invite {
+                    display_name: if name.is_empty() {
+                        email.as_str().to_owned()
+                    } else {
+                        name.chars().take(120).collect()
+                    },
+                    email,
+                })
+            }
+            Err(e) => {
+                errors.add("email", format!("{} {}", e.field, e.reason));
+                None
+            }
+        }
+    };
+    let role = match RoleKey::parse(&form.role)
+        .ok()
+        .and_then(|k| role_named(&roles, &k))
+    {
+        Some(role) => Some(role),
+        None => {
+            errors.add("role", "Choose one of the roles in the list.");
+            None
+        }
+    };
+    let resolved = match resolve_scope(&state, &authorized, &form.scope).await? {
+        Ok(resolved) => Some(resolved),
+        Err(message) => {
+            errors.add("scope", message);
+            None
+        }
+    };
+    let expires_at = match end_of_day(&form.expires_on, now) {
+        Ok(at) => Some(at),
+        Err(message) => {
+            errors.add("expires_on", message);
+            None
+        }
+    };
+    if let (Some(role), Some(resolved)) = (&role, &resolved) {
+        if let Err(message) = may_delegate(&state, &authorized, role, &resolved.target).await? {
+            errors.add("form", message);
+            status = StatusCode::FORBIDDEN;
+        }
+    }
+    if let (true, Some(grantee), Some(role), Some(resolved), Some(expires_at)) =
+        (errors.is_empty(), grantee, role, resolved, expires_at)
+    {
+        access::grant(
+            &state.db,
+            &current.audit(&state),
+            grantee,
+            NewGrant {
+                tenant_id: authorized.tenant.id,
+                role_key: role.key,
+                scope: resolved.scope,
+                expires_at,
+            },
+        )
+        .await?;
+        return Ok(Redirect::to(&format!(
+            "/tenants/{}/access?notice={}",
+            authorized.tenant.id,
+            Notice::AccessGranted.code()
+        ))
+        .into_response());
+    }
+    let query = AccessQuery {
+        instance: form
+            .scope
+            .strip_prefix("place:")
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(i, _)| i.to_owned())
+            .unwrap_or_default(),
+        ..AccessQuery::default()
+    };
+    let data = load(&state, &authorized, &query).await?;
+    let all = instances::list_for_tenant(&state.db, authorized.tenant.id).await?;
+    Ok((
+        status,
+        render(&current, &authorized, &data, &query, &form, &errors, &all),
+    )
+        .into_response())
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Path((_, grant_id)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let id: uuid::Uuid = grant_id.parse().map_err(|_| AppError::NotFound("grant"))?;
+    let grant: Grant = access::get_grant(&state.db, authorized.tenant.id, id).await?;
+    let roles = access::roles(&state.db, authorized.tenant.id).await?;
+    let target = target_of(&state, &grant.scope).await?;
+    let role = role_named(&roles, &grant.role_key).unwrap_or_else(|| Role {
+        key: grant.role_key.clone(),
+        name: grant.role_key.to_string(),
+        permissions: PermissionSet::default(),
+        builtin: false,
+    });
+    if may_delegate(&state, &authorized, &role, &target)
+        .await?
+        .is_err()
+    {
+        return Err(AppError::Forbidden("revoke access there"));
+    }
+    access::revoke(&state.db, &current.audit(&state), authorized.tenant.id, id).await?;
+    Ok(Redirect::to(&format!(
+        "/tenants/{}/access?notice={}",
+        authorized.tenant.id,
+        Notice::AccessRevoked.code()
+    ))
+    .into_response())
+}

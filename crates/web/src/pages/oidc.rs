@@ -1,0 +1,309 @@
+//! Sign-in through a tenant's OpenID Connect provider: authorization code flow with PKCE, with
+//! `state` and `nonce` checked, and the sign-in bound to the browser that started it.
+//!
+//! **Permission**: public (these pages are how people sign in). Who gets in is decided by
+//! `portal_store::oidc::resolve_identity`: a verified identity of someone given access in the
+//! provider's tenant, and never a platform administrator.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use chrono::Duration;
+use portal_crypto::Token;
+use portal_domain::{AuditAction, Email, TargetKind};
+use portal_oidc::{OidcError, ProviderSettings};
+use portal_store::oidc::{self, IdentityRefusal, PendingLogin, Provider};
+use portal_store::{AuditRecord, audit, sessions, users};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{removal_cookie, safe_next, session_cookie};
+use super::sign_in::redirect_uri;
+use crate::AppState;
+use crate::context::{RequestMeta, SessionSlot};
+use crate::error::{AppError, AppResult};
+use crate::extract::audit_context;
+use crate::views;
+
+/// A sign-in must come back from the provider within this time.
+const MAX_LOGIN_AGE_MINUTES: i64 = 10;
+
+const BROWSER_COOKIE: &str = "portal_oidc";
+const SECURE_BROWSER_COOKIE: &str = "__Host-portal_oidc";
+
+fn browser_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_BROWSER_COOKIE
+    } else {
+        BROWSER_COOKIE
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    next: Option<String>,
+    /// Passed on to the provider to pre-fill the account name.
+    login_hint: Option<String>,
+}
+
+async fn settings(
+    state: &AppState,
+    provider: &Provider,
+    headers: &HeaderMap,
+) -> AppResult<ProviderSettings> {
+    let secret = oidc::client_secret(&state.db, &state.master_key, provider.id).await?;
+    Ok(ProviderSettings {
+        issuer_url: provider.issuer_url.clone(),
+        client_id: provider.client_id.clone(),
+        client_secret: secret,
+        redirect_url: redirect_uri(state, headers),
+    })
+}
+
+fn refused(status: StatusCode, title: &str, message: &str) -> Response {
+    views::error_page(status, title, message)
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Path(provider_id): Path<String>,
+    Query(query): Query<StartQuery>,
+) -> AppResult<Response> {
+    let id: uuid::Uuid = provider_id
+        .parse()
+        .map_err(|_| AppError::NotFound("sign-in provider"))?;
+    let provider = oidc::provider(&state.db, id).await?;
+    if !provider.enabled {
+        return Err(AppError::NotFound("sign-in provider"));
+    }
+    let settings = settings(&state, &provider, &headers).await?;
+    let hint = query.login_hint.as_deref().filter(|h| h.len() <= 254);
+    let authorization = match state.oidc.begin(&settings, hint).await {
+        Ok(authorization) => authorization,
+        Err(error) => {
+            tracing::warn!(%error, provider = %provider.id, "identity provider unavailable");
+            return Ok(refused(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is unavailable",
+                &format!(
+                    "The identity provider \"{}\" could not be reached or answered unexpectedly. Try again later, or sign in with a portal password. ({error})",
+                    provider.display_name
+                ),
+            ));
+        }
+    };
+    let browser = Token::generate();
+    oidc::start_login(
+        &state.db,
+        Token::from_client(&authorization.state).digest_hex(),
+        PendingLogin {
+            provider_id: provider.id,
+            browser_digest: browser.digest_hex(),
+            nonce: authorization.nonce.clone(),
+            pkce_verifier: authorization.pkce_verifier.clone(),
+            next_path: safe_next(query.next.as_deref()),
+            created_at: state.clock.now(),
+        },
+    )
+    .await?;
+    let secure = state.settings.secure;
+    // Lax: the provider sends the browser back with a top-level GET, which carries it. A
+    // session cookie; the server refuses sign-ins older than ten minutes anyway.
+    let cookie = Cookie::build((browser_cookie_name(secure), browser.expose().to_owned()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .build();
+    Ok((jar.add(cookie), Redirect::to(authorization.url.as_str())).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    /// RFC 9207: which provider sent this answer (checked against the one the sign-in began at).
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[allow(clippy::too_many_lines)]
+pub async fn callback(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    session: axum::Extension<SessionSlot>,
+    Query(query): Query<CallbackQuery>,
+) -> AppResult<Response> {
+    let now = state.clock.now();
+    let secure = state.settings.secure;
+    let anonymous = audit_context(&state, &meta, None);
+    // Read before the jar records its removal: the binding is used once, whatever happens.
+    let sent_browser = jar
+        .get(browser_cookie_name(secure))
+        .map(|c| Token::from_client(c.value()).digest_hex());
+    let jar = jar.remove(removal_cookie(browser_cookie_name(secure), secure));
+    let fail = |reason: String| {
+        let anonymous = anonymous.clone();
+        let db = state.db.clone();
+        async move {
+            audit::record(
+                &db,
+                &anonymous,
+                AuditRecord::new(AuditAction::LoginFailed)
+                    .details(json!({ "method": "oidc", "reason": reason })),
+            )
+            .await
+        }
+    };
+
+    if let Some(error) = &query.error {
+        fail(format!("provider answered {error}")).await?;
+        let detail = query.error_description.as_deref().unwrap_or(error);
+        return Ok((
+            jar,
+            refused(
+                StatusCode::UNAUTHORIZED,
+                "Sign-in did not complete",
+                &format!("The identity provider did not sign you in: {detail}. Start again from the sign-in page."),
+            ),
+        )
+            .into_response());
+    }
+    let (Some(code), Some(returned_state)) = (&query.code, &query.state) else {
+        fail("callback without code or state".to_owned()).await?;
+        return Ok((
+            jar,
+            refused(
+                StatusCode::BAD_REQUEST,
+                "Sign-in did not complete",
+                "The sign-in answer was incomplete. Start again from the sign-in page.",
+            ),
+        )
+            .into_response());
+    };
+    let pending = oidc::take_login(
+        &state.db,
+        &Token::from_client(returned_state).digest_hex(),
+        now,
+        Duration::minutes(MAX_LOGIN_AGE_MINUTES),
+    )
+    .await?;
+    let Some(pending) = pending else {
+        fail("unknown, used or expired state".to_owned()).await?;
+        return Ok((jar, refused(StatusCode::BAD_REQUEST, "Sign-in link expired", "This sign-in was already used, took too long, or was not started here. Start again from the sign-in page.")).into_response());
+    };
+    if sent_browser.as_deref() != Some(pending.browser_digest.as_str()) {
+        fail("sign-in finished in a different browser than it started".to_owned()).await?;
+        return Ok((jar, refused(StatusCode::BAD_REQUEST, "Sign-in did not complete", "The sign-in was started in another browser or tab whose cookies are gone. Start again from the sign-in page.")).into_response());
+    }
+
+    let provider = oidc::provider(&state.db, pending.provider_id).await?;
+    if query
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != provider.issuer_url)
+    {
+        fail("answer came from another issuer (mix-up)".to_owned()).await?;
+        return Ok((jar, refused(StatusCode::BAD_REQUEST, "Sign-in did not complete", "The answer came from a different identity provider than the one the sign-in started at. Start again from the sign-in page.")).into_response());
+    }
+    let settings = settings(&state, &provider, &headers).await?;
+    let identity = match state
+        .oidc
+        .complete(&settings, code, &pending.pkce_verifier, &pending.nonce, now)
+        .await
+    {
+        Ok(identity) => identity,
+        Err(error) => {
+            fail(format!("token refused: {error}")).await?;
+            let message = match &error {
+                OidcError::Expired => "The identity provider's answer had expired. Check that the clocks of the portal and the provider agree, then start again.".to_owned(),
+                other => format!("The identity provider's answer could not be verified, so you were not signed in. Start again; if it keeps happening, tell your administrator. ({other})"),
+            };
+            return Ok((
+                jar,
+                refused(StatusCode::UNAUTHORIZED, "Sign-in refused", &message),
+            )
+                .into_response());
+        }
+    };
+    let email = identity
+        .email
+        .as_deref()
+        .filter(|_| identity.email_verified)
+        .and_then(|e| Email::parse(e).ok());
+    let user = match oidc::resolve_identity(
+        &state.db,
+        &provider,
+        &identity.subject,
+        email.as_ref(),
+        now,
+    )
+    .await?
+    {
+        Ok(user) => user,
+        Err(refusal) => {
+            let shown = email
+                .as_ref()
+                .map_or_else(|| "your account".to_owned(), |e| e.as_str().to_owned());
+            let (reason, message) = match refusal {
+                IdentityRefusal::Unknown if email.is_none() => (
+                    "no verified email",
+                    "The identity provider did not confirm an email address for your account, so the portal cannot tell who you are. Ask your administrator to verify your email there.".to_owned(),
+                ),
+                IdentityRefusal::Unknown => (
+                    "not invited",
+                    format!("{shown} has no access in this tenant. Ask your national administrator to give you access, then sign in again."),
+                ),
+                IdentityRefusal::Disabled => ("account disabled", "Your portal account is disabled.".to_owned()),
+                IdentityRefusal::LinkedElsewhere => (
+                    "email linked to another identity",
+                    format!("{shown} is already linked to a different account at this identity provider. Ask your administrator."),
+                ),
+                IdentityRefusal::PlatformAdmin => (
+                    "platform administrator",
+                    "Platform administrators sign in with their portal password.".to_owned(),
+                ),
+            };
+            fail(format!("{reason} ({shown})")).await?;
+            return Ok((jar, refused(StatusCode::FORBIDDEN, "No access", &message)).into_response());
+        }
+    };
+
+    if let Some(previous) = &session.0.0 {
+        sessions::delete(&state.db, &previous.id_digest).await?;
+    }
+    let new_session = sessions::create(
+        &state.db,
+        user.id,
+        state.settings.session,
+        now,
+        meta.client_address.clone(),
+        meta.user_agent.clone(),
+        sessions::SignInMethod::Oidc {
+            provider_id: provider.id,
+        },
+    )
+    .await?;
+    users::record_login(&state.db, user.id, now).await?;
+    let mut ctx = anonymous.clone();
+    ctx.actor_user_id = Some(user.id);
+    ctx.actor_label.clone_from(&user.email);
+    audit::record(
+        &state.db,
+        &ctx,
+        AuditRecord::new(AuditAction::LoginSucceeded)
+            .tenant(provider.tenant_id)
+            .target(TargetKind::User, user.id)
+            .details(json!({ "method": "oidc", "provider_id": provider.id.to_string() })),
+    )
+    .await?;
+    let jar = jar.add(session_cookie(secure, &new_session.token));
+    Ok((jar, Redirect::to(&pending.next_path)).into_response())
+}
