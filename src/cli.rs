@@ -31,6 +31,27 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Work with deployment configs (the User Management Tool's format).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a deployment config offline. Exits 0 when it is valid; otherwise prints each
+    /// problem as a JSON path and a reason, and exits 1.
+    Check(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The deployment config (JSON).
+    pub file: PathBuf,
+    /// Print the problems as a JSON array of {"path", "reason"} on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

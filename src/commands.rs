@@ -12,10 +12,20 @@ use portal_store::{AuditContext, StoreError};
 use portal_web::{Application, Clock};
 use rand::Rng;
 
-use crate::cli::{AdminCommand, Cli, Command, CreateAdminArgs, ServeArgs, UnlockArgs};
+use crate::cli::{
+    AdminCommand, CheckConfigArgs, Cli, Command, ConfigCommand, CreateAdminArgs, ServeArgs,
+    UnlockArgs,
+};
 use crate::{startup, telemetry};
 
 pub async fn run(cli: Cli) -> ExitCode {
+    // Offline and independent of the portal's own settings.
+    if let Command::Config {
+        command: ConfigCommand::Check(args),
+    } = &cli.command
+    {
+        return check_config(args);
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -44,6 +54,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             command: AdminCommand::Unlock(args),
         } => unlock(&config, &args).await,
+        Command::Config { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -199,6 +210,49 @@ async fn create_admin(config: &Config, args: &CreateAdminArgs) -> anyhow::Result
         }
         Err(StoreError::Conflict(message)) => bail!("{message}"),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// `config check FILE`: 0 when valid, 1 with every problem, 2 when the file cannot be read.
+fn check_config(args: &CheckConfigArgs) -> ExitCode {
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match portal_deploy_config::check(&bytes) {
+        Ok(config) => {
+            if args.json {
+                println!("[]");
+            } else {
+                let types: Vec<&str> = config
+                    .contact_types
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
+                println!(
+                    "{}: valid. {} user type(s) ({}), {} instance(s).",
+                    args.file.display(),
+                    types.len(),
+                    types.join(", "),
+                    config.domains.len()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            if args.json {
+                println!("{}", portal_deploy_config::render_problems_json(&problems));
+            } else {
+                eprintln!("{}: {} problem(s)", args.file.display(), problems.len());
+                for problem in &problems {
+                    eprintln!("  {problem}");
+                }
+            }
+            ExitCode::FAILURE
+        }
     }
 }
 

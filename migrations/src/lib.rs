@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_foundation;
 mod m20261125_000002_create_access;
+mod m20261125_000003_create_staging;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_foundation::Migration),
             Box::new(m20261125_000002_create_access::Migration),
+            Box::new(m20261125_000003_create_staging::Migration),
         ]
     }
 }

@@ -27,6 +27,8 @@ enum Expect {
     OnPlace(Option<Permission>),
     /// Revoking the grant in the path: `grant` over its place, and every permission of its role.
     Revoke,
+    /// A staged batch of the instance, staged for the whole instance: `stage` on the instance.
+    StagedBatch,
 }
 
 use Expect::*;
@@ -131,6 +133,96 @@ const ROUTES: &[(&str, &str, Expect)] = &[
         "GET",
         "/api/v1/tenants/{tenant_id}/instances/{instance_id}/places",
         InInstance(None),
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/config",
+        OnTenant(Some(Permission::ManageConfig)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/config",
+        OnTenant(Some(Permission::ManageConfig)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/config/upload",
+        OnTenant(Some(Permission::ManageConfig)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/config/preview",
+        OnTenant(Some(Permission::ManageConfig)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/config/import-domains",
+        OnTenant(Some(Permission::ManageConfig)),
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging",
+        InInstance(Some(Permission::Stage)),
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/template/{contact_type}",
+        InInstance(Some(Permission::Stage)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/upload",
+        InInstance(Some(Permission::Stage)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/new-row",
+        InInstance(Some(Permission::Stage)),
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
+        InInstance(Some(Permission::Stage)),
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}",
+        StagedBatch,
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows",
+        StagedBatch,
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}",
+        StagedBatch,
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/edit",
+        StagedBatch,
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/acknowledge",
+        StagedBatch,
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/remove",
+        StagedBatch,
+    ),
+    (
+        "POST",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/revalidate",
+        StagedBatch,
+    ),
+    (
+        "GET",
+        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
+        StagedBatch,
     ),
     ("GET", "/healthz", Public),
     ("GET", "/readyz", Public),
@@ -239,6 +331,7 @@ fn covers(held: &Held, expect: Expect, position: Position) -> bool {
         (Held::Instance(i), OnPlace(_) | Revoke) => *i == "i1",
         (Held::Place(i, below), OnPlace(_) | Revoke) => *i == "i1" && below.contains(&place_target),
         (Held::Place(i, _), InInstance(_)) => *i == instance,
+        (Held::Instance(i), StagedBatch) => *i == instance,
         _ => false,
     }
 }
@@ -272,6 +365,7 @@ fn expected(actor: &Actor, expect: Expect, position: Position) -> Outcome {
                 .any(|(held, perms)| *held == Held::Tenant && p.is_none_or(|p| perms.contains(p))),
         ),
         OnInstance(p) | InInstance(p) | OnPlace(p) => in_tenant(holds(p)),
+        StagedBatch => in_tenant(holds(Some(Permission::Stage))),
         // The grant to revoke holds the M&E officer role: its permissions must be held too.
         Revoke => in_tenant(
             holds(Some(Permission::Grant)) && {
@@ -286,6 +380,7 @@ fn expected(actor: &Actor, expect: Expect, position: Position) -> Outcome {
 
 struct Fixture {
     world: World,
+    batches: [uuid::Uuid; 3],
     grant_inside: uuid::Uuid,
     grant_outside: uuid::Uuid,
     grant_other: uuid::Uuid,
@@ -393,6 +488,45 @@ async fn fixture(app: &TestApp) -> Fixture {
     .await
     .unwrap()
     .id;
+    // A deployment config in both tenants, and a batch staged for the whole of I1, I2 and J1.
+    let kenya = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/deploy-config/tests/fixtures/chis-ke.config.json"
+    ))
+    .unwrap();
+    let kenya = String::from_utf8(kenya).unwrap();
+    let mut batches = Vec::new();
+    for (tenant, instance) in [(w.a, w.i1), (w.a, w.i2), (w.b, w.j1)] {
+        portal_store::staging::save_config(&app.db, &ctx, tenant, &kenya, serde_json::json!({}))
+            .await
+            .unwrap();
+        let info = portal_store::staging::create_batch(
+            &app.db,
+            &ctx,
+            portal_store::staging::NewBatch {
+                tenant_id: tenant,
+                instance_id: instance,
+                contact_type: "d_community_health_volunteer_area".into(),
+                file_name: "matrix.csv".into(),
+                anchor_place_id: None,
+                notices: vec![],
+            },
+            &[portal_store::staging::RowRecord {
+                idx: 0,
+                line: 2,
+                status: portal_store::staging::Status::Valid,
+                raw: ["", "Westlands", "", "Mary Wanjiku", "0712345678", ""]
+                    .map(str::to_owned)
+                    .to_vec(),
+                problems: vec![],
+                warnings: vec![],
+                acknowledged: false,
+            }],
+        )
+        .await
+        .unwrap();
+        batches.push(info.id);
+    }
     let login = app.get("/login").await.text().await.unwrap();
     let asset = login
         .split('"')
@@ -401,6 +535,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .to_owned();
     Fixture {
         world,
+        batches: [batches[0], batches[1], batches[2]],
         grant_inside: revoked[0],
         grant_outside: revoked[1],
         grant_other: revoked[2],
@@ -416,10 +551,10 @@ fn master_key(app: &TestApp) -> portal_crypto::MasterKey {
 
 fn concrete(template: &str, f: &Fixture, position: Position) -> String {
     let w = &f.world;
-    let (tenant, instance, place, grant) = match position {
-        Position::Inside => (w.a, w.i1, "westlands", f.grant_inside),
-        Position::Outside => (w.a, w.i2, "ward2", f.grant_outside),
-        Position::OtherTenant => (w.b, w.j1, "kampala", f.grant_other),
+    let (tenant, instance, place, grant, batch) = match position {
+        Position::Inside => (w.a, w.i1, "westlands", f.grant_inside, f.batches[0]),
+        Position::Outside => (w.a, w.i2, "ward2", f.grant_outside, f.batches[1]),
+        Position::OtherTenant => (w.b, w.j1, "kampala", f.grant_other, f.batches[2]),
     };
     // Place routes stay in the place's own instance.
     let place_instance = match position {
@@ -440,6 +575,12 @@ fn concrete(template: &str, f: &Fixture, position: Position) -> String {
         .replace("{place_id}", place)
         .replace("{grant_id}", &grant.to_string())
         .replace("{role_key}", "held_role")
+        .replace("{batch_id}", &batch.to_string())
+        .replace("{contact_type}", "d_community_health_volunteer_area")
+        // Removing row 0 would change what the next requests see; an absent row is refused
+        // (422) by those allowed to try.
+        .replace("{row}/remove", "999/remove")
+        .replace("{row}", "0")
         .replace("{provider_id}", &f.provider.to_string())
         + if template.ends_with("/search") || template.starts_with("/api/") {
             "?q=wa"

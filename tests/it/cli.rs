@@ -173,7 +173,7 @@ async fn migrate_applies_the_schema_to_a_fresh_database() {
     let output = portal(&database, &["migrate"], None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("Applied 2 migrations;"),
+        stdout(&output).contains("Applied 3 migrations;"),
         "{}",
         stdout(&output)
     );
@@ -311,4 +311,90 @@ async fn admin_unlock_lifts_a_sign_in_lock() {
         app.last_audit("auth.account_unlocked").await.details["email"],
         ADMIN_EMAIL
     );
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crates/deploy-config/tests/fixtures")
+        .join(name)
+}
+
+#[tokio::test]
+async fn config_check_accepts_the_shared_deployment_configs() {
+    let database = TestDatabase::create().await;
+    for (file, types) in [
+        (
+            "chis-ke.config.json",
+            "c_community_health_unit, d_community_health_volunteer_area",
+        ),
+        ("chis-ug.config.json", "c50-health_center"),
+    ] {
+        let path = fixture(file);
+        let output = portal(
+            &database,
+            &["config", "check", path.to_str().unwrap()],
+            None,
+        );
+        assert!(output.status.success(), "{file}: {}", stderr(&output));
+        assert!(stdout(&output).contains(types), "{}", stdout(&output));
+    }
+}
+
+#[tokio::test]
+async fn config_check_reports_every_problem_with_its_json_path() {
+    let database = TestDatabase::create().await;
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("chis-ug.config.json")).unwrap()).unwrap();
+    let vht = &mut config["contact_types"][0];
+    vht["place_properties"][3]
+        .as_object_mut()
+        .unwrap()
+        .remove("errorDescription");
+    vht["hierarchy"][0]["level"] = serde_json::json!(4);
+    vht["contact_properties"][3]["parameter"] = serde_json::json!("XX");
+    let broken = database.dir.path().join("broken.json");
+    std::fs::write(&broken, serde_json::to_vec(&config).unwrap()).unwrap();
+
+    let output = portal(
+        &database,
+        &["config", "check", "--json", broken.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let problems: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let paths: Vec<&str> = problems
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "$.contact_types[0].place_properties[3].errorDescription",
+        "$.contact_types[0].contact_properties[3].parameter",
+        "$.contact_types[0].hierarchy",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
+    }
+    assert!(
+        problems
+            .iter()
+            .all(|p| !p["reason"].as_str().unwrap().is_empty())
+    );
+    // Without --json the same problems go to stderr, one per line.
+    let human = portal(
+        &database,
+        &["config", "check", broken.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(human.status.code(), Some(1));
+    assert!(stderr(&human).contains("$.contact_types[0].place_properties[3].errorDescription: "));
+
+    let missing = portal(
+        &database,
+        &["config", "check", "/nonexistent/config.json"],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read"));
 }

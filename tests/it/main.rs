@@ -18,4 +18,5 @@ mod instances;
 mod migrations;
 mod oidc;
 mod sessions;
+mod staging;
 mod tenants;

@@ -23,10 +23,17 @@ pub enum AuditAction {
     RoleDeleted,
     PlacesRefreshed,
     SignInSettingsChanged,
+    DeploymentConfigChanged,
+    StageUploaded,
+    StageRowAdded,
+    StageRowEdited,
+    StageRowRemoved,
+    StageWarningsAcknowledged,
+    StageRevalidated,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 28] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -48,6 +55,13 @@ impl AuditAction {
         Self::RoleDeleted,
         Self::PlacesRefreshed,
         Self::SignInSettingsChanged,
+        Self::DeploymentConfigChanged,
+        Self::StageUploaded,
+        Self::StageRowAdded,
+        Self::StageRowEdited,
+        Self::StageRowRemoved,
+        Self::StageWarningsAcknowledged,
+        Self::StageRevalidated,
     ];
 
     #[must_use]
@@ -74,6 +88,13 @@ impl AuditAction {
             Self::RoleDeleted => "role.deleted",
             Self::PlacesRefreshed => "places.refreshed",
             Self::SignInSettingsChanged => "config.sign_in_changed",
+            Self::DeploymentConfigChanged => "config.deployment_changed",
+            Self::StageUploaded => "stage.uploaded",
+            Self::StageRowAdded => "stage.row_added",
+            Self::StageRowEdited => "stage.row_edited",
+            Self::StageRowRemoved => "stage.row_removed",
+            Self::StageWarningsAcknowledged => "stage.warnings_acknowledged",
+            Self::StageRevalidated => "stage.revalidated",
         }
     }
 
@@ -91,6 +112,7 @@ pub enum TargetKind {
     Instance,
     Grant,
     Role,
+    Batch,
 }
 
 impl TargetKind {
@@ -102,6 +124,7 @@ impl TargetKind {
             Self::Instance => "instance",
             Self::Grant => "grant",
             Self::Role => "role",
+            Self::Batch => "batch",
         }
     }
 }

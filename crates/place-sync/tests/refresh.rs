@@ -51,12 +51,18 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
     .await
     .unwrap()
     .id;
-    let client = ChtClient::new(ChtConfig::new(&sim.base_url(), "medic", "password").unwrap()).unwrap();
+    let client =
+        ChtClient::new(ChtConfig::new(&sim.base_url(), "medic", "password").unwrap()).unwrap();
 
     let types = portal_place_sync::place_types(&client).await.unwrap();
     assert_eq!(
         types,
-        ["a_county", "b_sub_county", "c_community_health_unit", "d_community_health_volunteer_area"]
+        [
+            "a_county",
+            "b_sub_county",
+            "c_community_health_unit",
+            "d_community_health_volunteer_area"
+        ]
     );
     let refreshed = portal_place_sync::refresh(&db, &ctx, &client, tenant, instance, &types)
         .await
@@ -68,8 +74,15 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
     assert_eq!(status.iter().map(|s| s.place_count).sum::<i64>(), 3_000);
 
     // A chv area sits four levels down; its lineage names its three ancestors, root first.
-    let roots = places::children(&db, instance, None, &PlaceFilter::Everything, 100).await.unwrap();
-    assert!(!roots.is_empty() && roots.iter().all(|p| p.contact_type == "a_county" && p.lineage == "/"));
+    let roots = places::children(&db, instance, None, &PlaceFilter::Everything, 100)
+        .await
+        .unwrap();
+    assert!(
+        !roots.is_empty()
+            && roots
+                .iter()
+                .all(|p| p.contact_type == "a_county" && p.lineage == "/")
+    );
     let area = places::search(&db, instance, "", &PlaceFilter::Everything, 10_000)
         .await
         .unwrap()
@@ -78,8 +91,14 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
         .unwrap();
     let ancestors = place_path::ancestor_ids(&area.lineage);
     assert_eq!(ancestors.len(), 3);
-    assert_eq!(area.parent_id.as_deref(), ancestors.last().map(String::as_str));
-    let county = places::get(&db, instance, &ancestors[0]).await.unwrap().unwrap();
+    assert_eq!(
+        area.parent_id.as_deref(),
+        ancestors.last().map(String::as_str)
+    );
+    let county = places::get(&db, instance, &ancestors[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(county.contact_type, "a_county");
     // Scope filtering sees the area under its county, not under another one.
     let filter = PlaceFilter::Subtrees(vec![county.id.clone()]);

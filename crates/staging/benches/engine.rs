@@ -7,10 +7,13 @@
 //! step, rows per second, and the process's peak resident memory (VmHWM).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use portal_staging::{Limits, PlaceIndex, PlaceRecord, RowStatus, Scope, Validator, decode};
+use portal_staging::{
+    Engine, Limits, PlaceIndex, PlaceRecord, RowStatus, Scope, Validator, decode,
+};
 
 const PLACES: usize = 100_000;
 const ROWS: usize = 100_000;
@@ -45,8 +48,24 @@ const FIRST: &[&str] = &[
     "Esther", "Samuel", "Ann", "Daniel", "Lucy", "Paul", "Ruth", "Moses", "Agnes", "Kevin",
 ];
 const LAST: &[&str] = &[
-    "Wanjiku", "Otieno", "Mwangi", "Achieng", "Kamau", "Njeri", "Ochieng", "Wambui", "Kiptoo",
-    "Chebet", "Mutua", "Nduta", "Odhiambo", "Jepkosgei", "Kariuki", "Atieno", "Mutiso", "Korir",
+    "Wanjiku",
+    "Otieno",
+    "Mwangi",
+    "Achieng",
+    "Kamau",
+    "Njeri",
+    "Ochieng",
+    "Wambui",
+    "Kiptoo",
+    "Chebet",
+    "Mutua",
+    "Nduta",
+    "Odhiambo",
+    "Jepkosgei",
+    "Kariuki",
+    "Atieno",
+    "Mutiso",
+    "Korir",
 ];
 
 fn place_name(rng: &mut Rng) -> String {
@@ -88,7 +107,12 @@ fn places(rng: &mut Rng) -> (Vec<PlaceRecord>, Vec<Chu>) {
         for sub in 0..7 {
             let sub_id = format!("sub-{county}-{sub}");
             let sub_name = place_name(rng);
-            records.push(record(sub_id.clone(), "b_sub_county", sub_name.clone(), Some(&county_id)));
+            records.push(record(
+                sub_id.clone(),
+                "b_sub_county",
+                sub_name.clone(),
+                Some(&county_id),
+            ));
             for chu in 0..28 {
                 let chu_id = format!("chu-{county}-{sub}-{chu}");
                 let name = place_name(rng);
@@ -98,7 +122,12 @@ fn places(rng: &mut Rng) -> (Vec<PlaceRecord>, Vec<Chu>) {
                 } else {
                     name.clone()
                 };
-                records.push(record(chu_id.clone(), "c_community_health_unit", stored, Some(&sub_id)));
+                records.push(record(
+                    chu_id.clone(),
+                    "c_community_health_unit",
+                    stored,
+                    Some(&sub_id),
+                ));
                 chus.push(Chu {
                     id: chu_id,
                     name,
@@ -183,7 +212,14 @@ fn upload(rng: &mut Rng, chus: &[Chu]) -> (Vec<u8>, usize) {
         }
         let password = ["yes", "no", "", "Yes"][i % 4];
         phones.push(phone.clone());
-        let fields = [sub_county, chu_text, outgoing, name, phone, password.to_owned()];
+        let fields = [
+            sub_county,
+            chu_text,
+            outgoing,
+            name,
+            phone,
+            password.to_owned(),
+        ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         let _ = write!(csv, "{}\r\n", line.join(","));
     }
@@ -201,6 +237,22 @@ fn memory(field: &str) -> String {
         .unwrap_or_else(|| "n/a".to_owned())
 }
 
+/// CPU time used by the process so far (user + system), in seconds: less sensitive than wall
+/// time to other work on a shared machine.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
+        .sum();
+    ticks / 100.0
+}
+
 fn main() {
     let config_bytes = include_bytes!("../tests/fixtures/chis-ke.config.json");
     let config = portal_deploy_config::check(config_bytes).expect("the Kenya config is valid");
@@ -215,7 +267,7 @@ fn main() {
     let place_count = records.len();
     let start = Instant::now();
     // The portal keeps the index per instance; building it is timed but not part of a request.
-    let index = PlaceIndex::new(records);
+    let index = Arc::new(PlaceIndex::new(records));
     println!(
         "data: {place_count} places indexed in {:.0} ms; {ROWS} rows, {:.1} MB CSV, {messy} messy \
          rows; RSS before staging: {}",
@@ -228,33 +280,44 @@ fn main() {
     let mut best = f64::MAX;
     for round in 0..5 {
         let start = Instant::now();
+        let cpu = cpu_seconds();
         let table = decode(&bytes, &Limits::default()).expect("the CSV decodes");
         let decoded = start.elapsed();
-        let validator = Validator::new(chp).expect("the CHP type compiles");
-        let engine = validator.engine(&index);
+        let validator = Arc::new(Validator::new(chp).expect("the CHP type compiles"));
+        let engine = Engine::new(validator, Arc::clone(&index));
         let bound = start.elapsed();
         let batch = engine
             .validate_table(&table, &Scope::All, today)
             .expect("the header matches");
         let total = start.elapsed();
+        let cpu = cpu_seconds() - cpu;
         let counts = batch.counts();
         let secs = total.as_secs_f64();
         best = best.min(secs);
         println!(
             "round {round}: decode {:.0} ms, engine {:.0} ms, validate {:.0} ms; total {:.0} ms \
-             = {:.0} rows/s; valid {}, warning {}, error {}",
+             = {:.0} rows/s (CPU {:.2} s); valid {}, warning {}, error {}",
             decoded.as_secs_f64() * 1e3,
             (bound - decoded).as_secs_f64() * 1e3,
             (total - bound).as_secs_f64() * 1e3,
             secs * 1e3,
             ROWS as f64 / secs,
+            cpu,
             counts.valid,
             counts.warning,
             counts.error,
         );
         if round == 0 {
-            println!("  RSS with the batch held: {}", memory("VmRSS:"));
-            for (_, row) in batch.rows().filter(|(_, r)| r.status() != RowStatus::Valid).take(4) {
+            println!(
+                "  RSS with the batch held: {}; peak so far (VmHWM): {}",
+                memory("VmRSS:"),
+                memory("VmHWM:")
+            );
+            for (_, row) in batch
+                .rows()
+                .filter(|(_, r)| r.status() != RowStatus::Valid)
+                .take(4)
+            {
                 if let Some(p) = row.problems().first().or_else(|| row.warnings().first()) {
                     println!("  e.g. {}", p.describe(row.line()));
                 }

@@ -64,7 +64,9 @@ impl Template {
         match catch_unwind(AssertUnwindSafe(|| parser.parse(source))) {
             Ok(Ok(template)) => Ok(Self::Liquid(template)),
             Ok(Err(e)) => Err(format!("the template {source:?} does not parse: {e}")),
-            Err(_) => Err(format!("the template {source:?} makes the template engine fail")),
+            Err(_) => Err(format!(
+                "the template {source:?} makes the template engine fail"
+            )),
         }
     }
 
@@ -76,7 +78,7 @@ impl Template {
     /// `Some`) for Liquid templates.
     pub(crate) fn render(
         &self,
-        value: &dyn Fn(Source) -> String,
+        value: &dyn Fn(Source, &mut String),
         globals: Option<&liquid::Object>,
         out: &mut String,
     ) -> Result<(), String> {
@@ -86,7 +88,7 @@ impl Template {
                 for segment in segments {
                     match segment {
                         Segment::Text(text) => out.push_str(text),
-                        Segment::Output(source) => out.push_str(&value(*source)),
+                        Segment::Output(source) => value(*source, out),
                     }
                 }
                 Ok(())
@@ -207,11 +209,13 @@ mod tests {
 
     fn render(template: &str) -> (bool, String) {
         let t = Template::compile(template, &parser(), &resolve).unwrap();
-        let value = |s: Source| match s {
-            Source::Field(0) => "Jane Doe".to_owned(),
-            Source::Field(1) => "Kisoro".to_owned(),
-            Source::Level(0) => "Kyamboo".to_owned(),
-            _ => String::new(),
+        let value = |s: Source, out: &mut String| {
+            out.push_str(match s {
+                Source::Field(0) => "Jane Doe",
+                Source::Field(1) => "Kisoro",
+                Source::Level(0) => "Kyamboo",
+                _ => "",
+            });
         };
         let globals = globals(
             [("village", "Kisoro")].into_iter(),
@@ -225,23 +229,35 @@ mod tests {
 
     #[test]
     fn plain_templates_render_without_liquid() {
-        assert_eq!(render("{{ contact.name }} Area"), (false, "Jane Doe Area".into()));
+        assert_eq!(
+            render("{{ contact.name }} Area"),
+            (false, "Jane Doe Area".into())
+        );
         assert_eq!(
             render("{{contact.name}} Area ({{ place.village }})"),
             (false, "Jane Doe Area (Kisoro)".into())
         );
-        assert_eq!(render("{{ lineage.CHU }}/{{ contact.nope }}"), (false, "Kyamboo/".into()));
+        assert_eq!(
+            render("{{ lineage.CHU }}/{{ contact.nope }}"),
+            (false, "Kyamboo/".into())
+        );
         assert_eq!(render("Fixed"), (false, "Fixed".into()));
     }
 
     #[test]
     fn other_templates_use_liquid_with_the_same_result() {
-        assert_eq!(render("{{ contact.name | upcase }}"), (true, "JANE DOE".into()));
+        assert_eq!(
+            render("{{ contact.name | upcase }}"),
+            (true, "JANE DOE".into())
+        );
         assert_eq!(
             render("{% if place.village %}{{ place.village }}{% endif %} x"),
             (true, "Kisoro x".into())
         );
-        assert_eq!(render("{{- contact.name -}} Area"), (true, "Jane DoeArea".into()));
+        assert_eq!(
+            render("{{- contact.name -}} Area"),
+            (true, "Jane DoeArea".into())
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-
 use crate::problem::{Problem, ProblemKind};
 use crate::text::{Strip, fold_into, format_name_into, format_string_into};
 
@@ -39,16 +38,51 @@ pub struct PlaceRecord {
     pub parent_id: Option<String>,
 }
 
-/// A place a row resolved to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlaceRef {
-    /// The CHT document id (for a staged place: the id it will be created with).
-    pub id: Arc<str>,
-    /// The place's name.
-    pub name: Arc<str>,
-    /// The place is staged, not yet on the instance: it must be created before this row.
-    pub staged: bool,
+/// A place a row resolved to: a cheap shared handle (one reference count) on the index's record.
+#[derive(Debug, Clone)]
+pub struct PlaceRef(Arc<PlaceData>);
+
+#[derive(Debug)]
+struct PlaceData {
+    id: Arc<str>,
+    name: Box<str>,
+    staged: bool,
 }
+
+impl PlaceRef {
+    /// The CHT document id (for a staged place: the id it will be created with).
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The place's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The place is staged, not yet on the instance: it must be created before the row.
+    #[must_use]
+    pub fn is_staged(&self) -> bool {
+        self.0.staged
+    }
+
+    pub(crate) fn id_arc(&self) -> &Arc<str> {
+        &self.0.id
+    }
+}
+
+impl PartialEq for PlaceRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.id == other.0.id
+                && self.0.name == other.0.name
+                && self.0.staged == other.0.staged)
+    }
+}
+
+impl Eq for PlaceRef {}
 
 /// Which places the operator may act on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -67,15 +101,13 @@ pub struct DuplicatePlace(pub String);
 
 #[derive(Debug, Clone)]
 struct Place {
-    id: Arc<str>,
-    name: Arc<str>,
+    data: PlaceRef,
     kind: u32,
     parent: u32,
-    /// The parent id as given, kept for scope checks when the parent itself is not loaded.
+    /// The parent id as given while the parent is not in the index, kept for scope checks.
     parent_id: Option<Arc<str>>,
     first_child: u32,
     next_sibling: u32,
-    staged: bool,
 }
 
 /// The places of one instance, indexed by id, type and parent.
@@ -133,14 +165,16 @@ impl PlaceIndex {
         self.by_id.insert(Arc::clone(&id), ix);
         self.members[kind as usize].push(ix);
         self.places.push(Place {
-            id,
-            name: record.name.into(),
+            data: PlaceRef(Arc::new(PlaceData {
+                id,
+                name: record.name.into(),
+                staged,
+            })),
             kind,
             parent: NONE,
             parent_id: record.parent_id.map(Into::into),
             first_child: NONE,
             next_sibling: NONE,
-            staged,
         });
         Ok(i)
     }
@@ -169,6 +203,7 @@ impl PlaceIndex {
         let child = u32::try_from(i).unwrap_or(NONE);
         let sibling = self.places[parent as usize].first_child;
         self.places[i].parent = parent;
+        self.places[i].parent_id = None;
         self.places[i].next_sibling = sibling;
         self.places[parent as usize].first_child = child;
     }
@@ -207,12 +242,7 @@ impl PlaceIndex {
     }
 
     pub(crate) fn place_ref(&self, i: u32) -> PlaceRef {
-        let p = &self.places[i as usize];
-        PlaceRef {
-            id: Arc::clone(&p.id),
-            name: Arc::clone(&p.name),
-            staged: p.staged,
-        }
+        self.places[i as usize].data.clone()
     }
 
     pub(crate) fn kind(&self, contact_type: &str) -> Option<u32> {
@@ -224,11 +254,11 @@ impl PlaceIndex {
     }
 
     pub(crate) fn name(&self, i: u32) -> &str {
-        &self.places[i as usize].name
+        self.places[i as usize].data.name()
     }
 
     pub(crate) fn id(&self, i: u32) -> &Arc<str> {
-        &self.places[i as usize].id
+        self.places[i as usize].data.id_arc()
     }
 
     pub(crate) fn index_of(&self, id: &str) -> Option<u32> {
@@ -273,11 +303,14 @@ impl PlaceIndex {
         let mut current = i;
         for _ in 0..=self.places.len() {
             let place = &self.places[current as usize];
-            if roots.contains(&*place.id) {
+            if roots.contains(place.data.id()) {
                 return true;
             }
             if place.parent == NONE {
-                return place.parent_id.as_ref().is_some_and(|p| roots.contains(&**p));
+                return place
+                    .parent_id
+                    .as_ref()
+                    .is_some_and(|p| roots.contains(&**p));
             }
             current = place.parent;
         }
@@ -420,8 +453,8 @@ pub(crate) struct ReplacementSpec {
 /// Resolves rows of one contact type against one index. Built once (O(places of the level
 /// types)), then shared by every row and thread.
 #[derive(Debug)]
-pub(crate) struct Resolver<'i> {
-    index: &'i PlaceIndex,
+pub(crate) struct Resolver {
+    index: Arc<PlaceIndex>,
     /// Sorted by level, parent first.
     specs: Vec<LevelSpec>,
     maps: Vec<LevelMap>,
@@ -435,17 +468,18 @@ pub(crate) struct ResolveScratch {
     keys: KeyScratch,
     found: Vec<Vec<u32>>,
     parent_candidates: Vec<u32>,
+    constraints: Vec<usize>,
     suggestions: HashMap<(usize, u32, String), Vec<String>>,
 }
 
-impl<'i> Resolver<'i> {
+impl Resolver {
     pub(crate) fn new(
-        index: &'i PlaceIndex,
+        index: Arc<PlaceIndex>,
         mut specs: Vec<LevelSpec>,
         replacement: ReplacementSpec,
     ) -> Self {
         specs.sort_by_key(|s| s.level);
-        let maps = specs.iter().map(|s| LevelMap::build(index, s)).collect();
+        let maps = specs.iter().map(|s| LevelMap::build(&index, s)).collect();
         Self {
             index,
             specs,
@@ -454,8 +488,8 @@ impl<'i> Resolver<'i> {
         }
     }
 
-    pub(crate) const fn index(&self) -> &'i PlaceIndex {
-        self.index
+    pub(crate) fn index(&self) -> &PlaceIndex {
+        &self.index
     }
 
     /// Resolves one row: `texts[k]` is the cell of level `k` (parent first) and `formatted[k]`
@@ -468,8 +502,11 @@ impl<'i> Resolver<'i> {
         scope: &Scope,
         scratch: &mut ResolveScratch,
     ) -> Resolution {
+        // One slot more than the levels: the caller appends the replacement without a copy.
+        let mut levels = Vec::with_capacity(self.specs.len() + 1);
+        levels.resize(self.specs.len(), None);
         let mut resolution = Resolution {
-            levels: vec![None; self.specs.len()],
+            levels,
             ..Resolution::default()
         };
         if self.specs.is_empty() {
@@ -480,7 +517,8 @@ impl<'i> Resolver<'i> {
 
         // Higher levels, top down (so each can be placed under the ones above it): candidates
         // by name only, since scope applies to what the row acts on, not to its ancestors.
-        let mut constraints: Vec<usize> = Vec::new();
+        let mut constraints = std::mem::take(&mut scratch.constraints);
+        constraints.clear();
         for k in (1..self.specs.len()).rev() {
             let (spec, map) = (&self.specs[k], &self.maps[k]);
             let mut found = std::mem::take(&mut scratch.found[k]);
@@ -490,13 +528,23 @@ impl<'i> Resolver<'i> {
                     resolution.problems.push(required(spec, text(k)));
                 }
             } else {
-                map.lookup(spec, text(k), formatted.get(k).copied(), &mut scratch.keys, &mut found);
+                map.lookup(
+                    spec,
+                    text(k),
+                    formatted.get(k).copied(),
+                    &mut scratch.keys,
+                    &mut found,
+                );
                 if found.is_empty() {
                     let (under, root) = self.under(k, texts, &scratch.found, &resolution);
                     let suggestions = self.suggest(k, root, text(k), scratch);
-                    resolution
-                        .problems
-                        .push(not_found(spec, text(k), under.as_deref(), &suggestions, None));
+                    resolution.problems.push(not_found(
+                        spec,
+                        text(k),
+                        under.as_deref(),
+                        &suggestions,
+                        None,
+                    ));
                 } else {
                     constraints.push(k);
                 }
@@ -571,7 +619,7 @@ impl<'i> Resolver<'i> {
 
         // Higher levels follow from the resolved parent's lineage.
         if let Some(parent) = &resolution.levels[0] {
-            if let Some(p) = self.index.index_of(&parent.id) {
+            if let Some(p) = self.index.index_of(parent.id()) {
                 for k in 1..self.specs.len() {
                     let generations = self.specs[k].level - 1;
                     resolution.levels[k] = self
@@ -588,16 +636,17 @@ impl<'i> Resolver<'i> {
             }
         }
 
+        scratch.constraints = constraints;
+
         let replacement = replacement.trim();
         if !replacement.is_empty() {
             if let Some(parent) = resolution.levels[0].as_ref() {
-                let parent_name = Arc::clone(&parent.name);
-                match self.resolve_replacement(&parent.id, replacement, scratch) {
+                let parent_name = parent.name().to_owned();
+                match self.resolve_replacement(parent.id(), replacement, scratch) {
                     Ok(place) => resolution.replacement = Some(place),
-                    Err(problem) => resolution.problems.push(*problem_with_under(
-                        problem,
-                        &parent_name,
-                    )),
+                    Err(problem) => resolution
+                        .problems
+                        .push(problem_with_under(problem, &parent_name)),
                 }
             }
         }
@@ -610,16 +659,10 @@ impl<'i> Resolver<'i> {
         parent_id: &str,
         text: &str,
         scratch: &mut ResolveScratch,
-    ) -> Result<PlaceRef, Box<Problem>> {
+    ) -> Result<PlaceRef, Problem> {
         let spec = &self.replacement;
         let Some(parent) = self.index.index_of(parent_id) else {
-            return Err(Box::new(Problem::new(
-                ProblemKind::NotFound,
-                Some(&spec.column),
-                text,
-                String::new(),
-                String::new(),
-            )));
+            return Err(not_found_in(&spec.column, text, &[]));
         };
         let kind = self.index.kind(&spec.contact_type);
         let (plain, fuzzy) = spec.key.keys(text, None, &mut scratch.keys);
@@ -645,17 +688,20 @@ impl<'i> Resolver<'i> {
                     .into_iter()
                     .map(|i| self.index.name(i).to_owned())
                     .collect::<Vec<_>>();
-                Err(Box::new(not_found_in(&spec.column, text, &names)))
+                Err(not_found_in(&spec.column, text, &names))
             }
             many => {
                 let listed = self.list(many);
-                Err(Box::new(Problem::new(
+                Err(Problem::new(
                     ProblemKind::Ambiguous,
                     Some(&spec.column),
                     text,
-                    format!("Found multiple {}s matching '{text}' ({listed})", spec.column),
+                    format!(
+                        "Found multiple {}s matching '{text}' ({listed})",
+                        spec.column
+                    ),
                     "Ask an administrator to rename one of them in CHT, then refresh.",
-                )))
+                ))
             }
         }
     }
@@ -675,7 +721,10 @@ impl<'i> Resolver<'i> {
                 continue;
             }
             if let Some(place) = &resolution.levels[j] {
-                return (Some(place.name.to_string()), self.index.index_of(&place.id));
+                return (
+                    Some(place.name().to_owned()),
+                    self.index.index_of(place.id()),
+                );
             }
             return match found.get(j).map(Vec::as_slice) {
                 Some([one]) => (Some(self.index.name(*one).to_owned()), Some(*one)),
@@ -823,7 +872,7 @@ impl<'i> Resolver<'i> {
     }
 }
 
-fn problem_with_under(mut problem: Box<Problem>, parent: &str) -> Box<Problem> {
+fn problem_with_under(mut problem: Problem, parent: &str) -> Problem {
     if problem.kind == ProblemKind::NotFound && !problem.message.contains(" under '") {
         let column = problem.column.clone().unwrap_or_default();
         problem.message = format!(
@@ -840,7 +889,10 @@ fn required(spec: &LevelSpec, text: &str) -> Problem {
         Some(&spec.column),
         text,
         crate::values::REQUIRED,
-        format!("Fill in \"{}\" with the name of an existing place.", spec.column),
+        format!(
+            "Fill in \"{}\" with the name of an existing place.",
+            spec.column
+        ),
     )
 }
 
@@ -853,7 +905,10 @@ fn not_found(
 ) -> Problem {
     let under_text = under.map(|u| format!(" under '{u}'")).unwrap_or_default();
     let mut problem = not_found_in(&spec.column, text, suggestions);
-    problem.message = format!("Cannot find '{}' matching '{text}'{under_text}", spec.column);
+    problem.message = format!(
+        "Cannot find '{}' matching '{text}'{under_text}",
+        spec.column
+    );
     if let Some(elsewhere) = elsewhere {
         problem.fix = format!(
             "It exists elsewhere ({elsewhere}): correct the higher columns, or {}",
@@ -869,7 +924,10 @@ fn not_found_in(column: &str, text: &str, suggestions: &[String]) -> Problem {
         [one] => format!("Did you mean '{one}'? Check the spelling."),
         many => {
             let quoted: Vec<String> = many.iter().map(|s| format!("'{s}'")).collect();
-            format!("Did you mean one of {}? Check the spelling.", quoted.join(", "))
+            format!(
+                "Did you mean one of {}? Check the spelling.",
+                quoted.join(", ")
+            )
         }
     };
     Problem::new(
@@ -894,9 +952,9 @@ fn out_of_scope(spec: &LevelSpec, text: &str) -> Problem {
 
 fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map_or_else(String::new, |c| {
-        c.to_lowercase().chain(chars).collect()
-    })
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
 }
 
 /// Up to three candidates closest to `key` by edit distance (ties by order), within a distance

@@ -9,8 +9,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use calamine::{Data, Reader};
+use portal_deploy_config::header_key;
 
 /// Bounds on what an upload may hold, checked before and while decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +116,8 @@ pub struct Table {
     /// Things the uploader should know that are not errors ("read as Windows-1252").
     pub notices: Vec<String>,
     text: String,
-    spans: Vec<(u32, u32)>,
+    /// Where each cell ends in `text`; a cell starts where the previous one ends.
+    ends: Vec<u32>,
     rows: Vec<RowSpan>,
 }
 
@@ -131,26 +134,31 @@ pub struct Row<'a> {
     /// Line (CSV) or sheet row (spreadsheet) where the row starts, counting from 1.
     pub line: usize,
     text: &'a str,
-    spans: &'a [(u32, u32)],
+    start: u32,
+    ends: &'a [u32],
 }
 
 impl<'a> Row<'a> {
     /// How many cells the row has (ragged rows differ from the header).
     #[must_use]
     pub const fn len(&self) -> usize {
-        self.spans.len()
+        self.ends.len()
     }
 
     /// Whether the row has no cells.
     #[must_use]
     pub const fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.ends.is_empty()
     }
 
     /// Cell `index`, trimmed; `None` past the end of a short row.
     #[must_use]
     pub fn get(&self, index: usize) -> Option<&'a str> {
-        let &(start, end) = self.spans.get(index)?;
+        let end = *self.ends.get(index)?;
+        let start = match index {
+            0 => self.start,
+            _ => self.ends[index - 1],
+        };
         self.text.get(start as usize..end as usize)
     }
 
@@ -163,13 +171,13 @@ impl<'a> Row<'a> {
 impl Table {
     /// Number of data rows.
     #[must_use]
-    pub const fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Whether there are no data rows.
     #[must_use]
-    pub const fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
@@ -178,10 +186,15 @@ impl Table {
     pub fn row(&self, index: usize) -> Option<Row<'_>> {
         let span = self.rows.get(index)?;
         let first = span.first as usize;
+        let start = match first {
+            0 => 0,
+            _ => *self.ends.get(first - 1)?,
+        };
         Some(Row {
             line: span.line as usize,
             text: &self.text,
-            spans: self.spans.get(first..first + span.len as usize)?,
+            start,
+            ends: self.ends.get(first..first + span.len as usize)?,
         })
     }
 
@@ -196,9 +209,8 @@ struct Builder {
     limits: Limits,
     header: Option<(Vec<String>, usize)>,
     text: String,
-    spans: Vec<(u32, u32)>,
+    ends: Vec<u32>,
     rows: Vec<RowSpan>,
-    row_start: usize,
 }
 
 impl Builder {
@@ -207,9 +219,8 @@ impl Builder {
             limits,
             header: None,
             text: String::with_capacity(size_hint),
-            spans: Vec::with_capacity(size_hint / 8),
+            ends: Vec::with_capacity(size_hint / 8),
             rows: Vec::with_capacity(size_hint / 48),
-            row_start: 0,
         }
     }
 
@@ -235,18 +246,17 @@ impl Builder {
             self.header = Some((header, line));
             return Ok(());
         }
-        self.row_start = self.spans.len();
+        let first = self.ends.len();
         let mut blank = true;
         for cell in cells {
             let cell = cell.trim();
             blank &= cell.is_empty();
-            let start = self.text.len();
             self.text.push_str(cell);
-            self.spans.push((offset(start)?, offset(self.text.len())?));
+            self.ends.push(offset(self.text.len())?);
         }
         if blank {
-            // Undo: the row is dropped, and its (empty) text with it.
-            self.spans.truncate(self.row_start);
+            // Undo: the row is dropped (its cells added no text).
+            self.ends.truncate(first);
             return Ok(());
         }
         if self.rows.len() >= self.limits.max_rows {
@@ -256,7 +266,7 @@ impl Builder {
         }
         self.rows.push(RowSpan {
             line: offset(line)?,
-            first: offset(self.row_start)?,
+            first: offset(first)?,
             len: offset(count)?,
         });
         Ok(())
@@ -273,7 +283,7 @@ impl Builder {
             header_line,
             notices,
             text: self.text,
-            spans: self.spans,
+            ends: self.ends,
             rows: self.rows,
         })
     }
@@ -342,13 +352,15 @@ fn decode_csv(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
         .from_reader(text.as_bytes());
     let mut builder = Builder::new(*limits, text.len());
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::default();
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record
+                let start = record
                     .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
+                    .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
+                let line = lines.line_at(&text, start);
                 builder.push(line, record.len(), record.iter())?;
             }
             Err(e) => {
@@ -376,13 +388,49 @@ fn decode_csv(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
     builder.finish(format, notices)
 }
 
+/// Line numbers of records, counted incrementally (the CSV reader's own count lags behind when
+/// blank lines precede a record).
+#[derive(Debug)]
+struct LineCounter {
+    cursor: usize,
+    line: usize,
+}
+
+impl Default for LineCounter {
+    fn default() -> Self {
+        Self { cursor: 0, line: 1 }
+    }
+}
+
+impl LineCounter {
+    /// The line of the record whose bytes start at `start` (or at the first byte after it that
+    /// is not a line break: the reader's start may be the end of the previous record).
+    fn line_at(&mut self, text: &str, start: usize) -> usize {
+        let bytes = text.as_bytes();
+        let start = start.clamp(self.cursor, bytes.len());
+        self.line += bytes[self.cursor..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let mut at = start;
+        while let Some(&b) = bytes.get(at) {
+            match b {
+                b'\n' => self.line += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            at += 1;
+        }
+        self.cursor = at;
+        self.line
+    }
+}
+
 /// The text of the file, the name of the encoding it was read as, and a notice when it was not
 /// UTF-8.
 fn decode_text(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str, Vec<String>), InputError> {
-    let undecodable = |encoding: &'static str, detail: String| InputError::Undecodable {
-        encoding,
-        detail,
-    };
+    let undecodable =
+        |encoding: &'static str, detail: String| InputError::Undecodable { encoding, detail };
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         let text = std::str::from_utf8(rest).map_err(|e| {
             undecodable(
@@ -446,7 +494,10 @@ fn checked<'t>(
         .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
     {
         let line = text[..at].matches('\n').count() + 1;
-        let detail = format!("line {line} holds the control character U+{:04X}", u32::from(c));
+        let detail = format!(
+            "line {line} holds the control character U+{:04X}",
+            u32::from(c)
+        );
         return Err(if c == '\0' {
             InputError::NotASpreadsheet(format!("binary data: {detail}"))
         } else {
@@ -461,19 +512,18 @@ fn checked<'t>(
 fn sniff_delimiter(text: &str) -> u8 {
     let (mut commas, mut semicolons, mut tabs) = (0usize, 0usize, 0usize);
     let mut quoted = false;
+    let mut content = false;
     for b in text.bytes() {
         match b {
             b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted => {
-                if commas + semicolons + tabs > 0 {
-                    break;
-                }
-            }
+            // The header line ends here (blank lines before it are skipped).
+            b'\n' | b'\r' if !quoted && content => break,
             b',' if !quoted => commas += 1,
             b';' if !quoted => semicolons += 1,
             b'\t' if !quoted => tabs += 1,
             _ => {}
         }
+        content |= !matches!(b, b'\n' | b'\r' | b' ');
     }
     if semicolons > commas && semicolons >= tabs {
         b';'
@@ -515,6 +565,16 @@ fn unterminated_quote(text: &str, delimiter: u8) -> bool {
 // Spreadsheets
 
 fn decode_spreadsheet(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
+    // A third-party parser of an uploaded binary format: a panic in it must not take the portal
+    // down.
+    catch_unwind(AssertUnwindSafe(|| read_spreadsheet(bytes, limits))).unwrap_or_else(|_| {
+        Err(InputError::Spreadsheet(
+            "the spreadsheet reader failed on this file".to_owned(),
+        ))
+    })
+}
+
+fn read_spreadsheet(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
     if bytes.starts_with(b"PK") {
         check_unpacked_size(bytes, limits.max_unpacked_bytes)?;
     }
@@ -566,7 +626,12 @@ fn check_unpacked_size(bytes: &[u8], max: u64) -> Result<(), InputError> {
 }
 
 fn one_line(error: &dyn fmt::Display) -> String {
-    error.to_string().lines().next().unwrap_or_default().to_owned()
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A cell as the text a person sees: whole numbers without ".0" (phone numbers and codes are
@@ -660,7 +725,11 @@ impl fmt::Display for HeaderError {
                 "Missing columns: {}. Add {} to the header row (download the template to see \
                  every column).",
                 self.missing.join(", "),
-                if self.missing.len() == 1 { "it" } else { "them" }
+                if self.missing.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
             ));
         }
         for (header, positions) in &self.duplicates {
@@ -676,12 +745,14 @@ impl fmt::Display for HeaderError {
 
 impl std::error::Error for HeaderError {}
 
-/// The forgiving form of a header: surrounding quotes removed, then `normalize`.
-fn forgiving_key(header: &str, normalize: &dyn Fn(&str) -> String) -> String {
+/// The forgiving form of a header: surrounding quotes removed, then the config crate's
+/// [`header_key`] (case, white space including no-break spaces, byte-order and zero-width marks,
+/// Unicode normalisation), so headers compare exactly as the template was made.
+fn forgiving_key(header: &str) -> String {
     let trimmed = header.trim_matches(|c: char| {
         c.is_whitespace() || matches!(c, '"' | '\'' | '\u{201C}' | '\u{201D}' | '\u{FEFF}')
     });
-    normalize(trimmed)
+    header_key(trimmed)
 }
 
 /// Matches a file's header to the expected columns by name, forgiving case, spacing, byte-order
@@ -694,23 +765,15 @@ pub fn match_columns(
     header: &[String],
     expected: &[ExpectedColumn<'_>],
 ) -> Result<ColumnMap, HeaderError> {
-    match_columns_with(header, expected, &header_key)
-}
-
-pub(crate) fn match_columns_with(
-    header: &[String],
-    expected: &[ExpectedColumn<'_>],
-    normalize: &dyn Fn(&str) -> String,
-) -> Result<ColumnMap, HeaderError> {
-    let expected_keys: Vec<String> = expected
-        .iter()
-        .map(|c| forgiving_key(c.header, normalize))
-        .collect();
+    let expected_keys: Vec<String> = expected.iter().map(|c| forgiving_key(c.header)).collect();
     let mut found: Vec<Vec<usize>> = vec![Vec::new(); expected.len()];
     let mut ignored = Vec::new();
     for (index, cell) in header.iter().enumerate() {
-        let key = forgiving_key(cell, normalize);
-        match expected_keys.iter().position(|k| !key.is_empty() && *k == key) {
+        let key = forgiving_key(cell);
+        match expected_keys
+            .iter()
+            .position(|k| !key.is_empty() && *k == key)
+        {
             Some(column) => found[column].push(index),
             None => ignored.push((index, cell.clone())),
         }
@@ -738,16 +801,4 @@ pub(crate) fn match_columns_with(
         positions: found.iter().map(|f| f.first().copied()).collect(),
         ignored,
     })
-}
-
-/// Header comparison key; replaced by the config crate's own once integrated.
-fn header_key(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| !matches!(c, '\u{FEFF}' | '\u{200B}'..='\u{200D}' | '\u{2060}'))
-        .collect::<String>()
-        .to_lowercase()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }

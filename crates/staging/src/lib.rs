@@ -13,21 +13,21 @@
 //!    about duplicates among rows current without re-examining the batch.
 
 mod generate;
-pub mod hierarchy;
+mod hierarchy;
 pub mod input;
 mod problem;
 mod rows;
 mod text;
-pub mod values;
+mod values;
 mod warnings;
 
 pub use hierarchy::{DuplicatePlace, PlaceIndex, PlaceRecord, PlaceRef, Scope};
-pub use input::{Limits, Table, decode};
+pub use input::{HeaderError, InputError, Limits, Row, SourceFormat, Table, decode};
 pub use problem::{Problem, ProblemKind};
 pub use rows::{
     Batch, Counts, ERRORS_HEADER, Engine, Field, RowStatus, StagedRow, StagingError, Validator,
     validate_batch,
 };
 pub use text::sanitize_username;
-pub use values::PropertyRule;
+pub use values::{PropertyRule, REQUIRED};
 pub use warnings::{KnownValues, Target};

@@ -15,6 +15,7 @@ use portal_deploy_config::{
     Column, ColumnSource, ConfigProperty, ContactType, PropertyKind, ROLES_HEADER, Unique,
 };
 
+use crate::generate::{self, Source, Template};
 use crate::hierarchy::{
     KeyRule, KeyScratch, LevelSpec, PlaceIndex, PlaceRef, ReplacementSpec, ResolveScratch,
     Resolver, Scope,
@@ -22,10 +23,9 @@ use crate::hierarchy::{
 use crate::input::{self, ColumnMap, ExpectedColumn, HeaderError, SourceFormat, Table};
 use crate::problem::{Problem, ProblemKind};
 use crate::text::sanitize_username;
-use crate::generate::{self, Source, Template};
 use crate::values::{Kind, Options, PropertyRule, REQUIRED, Scratch, strip_of};
 use crate::warnings::{
-    KnownValues, StagedIndex, StagedKeys, Target, UniqueLabel, key_hash, on_instance,
+    KnownValues, Slot, StagedIndex, StagedKeys, Target, UniqueLabel, add, key_hash, on_instance,
 };
 
 /// Rows per thread below which a batch is validated on one thread.
@@ -85,16 +85,17 @@ pub enum RowStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedRow {
     line: usize,
-    columns: usize,
-    text: String,
-    ends: Vec<u32>,
-    hierarchy: Vec<Option<PlaceRef>>,
-    replacement: Option<PlaceRef>,
+    columns: u32,
+    own_warnings: u32,
     replacing: bool,
     status: RowStatus,
+    /// Raw values (per column) then formatted values (per field), back to back.
+    text: Box<str>,
+    ends: Box<[u32]>,
+    /// The resolved hierarchy levels, parent first, then the replaced place.
+    places: Box<[Option<PlaceRef>]>,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
-    own_warnings: usize,
     keys: StagedKeys,
 }
 
@@ -119,7 +120,7 @@ impl StagedRow {
     /// The value of CSV column `column` as entered (trimmed); empty past the last column.
     #[must_use]
     pub fn raw(&self, column: usize) -> &str {
-        if column < self.columns {
+        if column < self.columns as usize {
             self.slice(column)
         } else {
             ""
@@ -128,7 +129,7 @@ impl StagedRow {
 
     /// Every CSV column's value as entered, in [`Validator::columns`] order.
     pub fn raw_values(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.columns).map(|c| self.slice(c))
+        (0..self.columns as usize).map(|c| self.slice(c))
     }
 
     /// The formatted value of field `field` ([`Validator::fields`]): what would be written to
@@ -136,8 +137,9 @@ impl StagedRow {
     /// value is empty or invalid.
     #[must_use]
     pub fn value(&self, field: usize) -> &str {
-        if field < self.ends.len().saturating_sub(self.columns) {
-            self.slice(self.columns + field)
+        let columns = self.columns as usize;
+        if field < self.ends.len().saturating_sub(columns) {
+            self.slice(columns + field)
         } else {
             ""
         }
@@ -148,19 +150,19 @@ impl StagedRow {
     /// with no parent to derive it from).
     #[must_use]
     pub fn hierarchy(&self) -> &[Option<PlaceRef>] {
-        &self.hierarchy
+        self.places.split_last().map_or(&[], |(_, levels)| levels)
     }
 
     /// The parent place (hierarchy level 1), when resolved.
     #[must_use]
     pub fn parent(&self) -> Option<&PlaceRef> {
-        self.hierarchy.first().and_then(Option::as_ref)
+        self.hierarchy().first().and_then(Option::as_ref)
     }
 
     /// The place whose user this row replaces, when the replacement column resolved.
     #[must_use]
-    pub const fn replacement(&self) -> Option<&PlaceRef> {
-        self.replacement.as_ref()
+    pub fn replacement(&self) -> Option<&PlaceRef> {
+        self.places.last().and_then(Option::as_ref)
     }
 
     /// The replacement column is filled: the row replaces a user rather than creating a place.
@@ -191,11 +193,7 @@ impl StagedRow {
     /// be uploaded after it.
     #[must_use]
     pub fn depends_on_staged(&self) -> bool {
-        self.hierarchy
-            .iter()
-            .flatten()
-            .chain(self.replacement.as_ref())
-            .any(|p| p.staged)
+        self.places.iter().flatten().any(PlaceRef::is_staged)
     }
 
     fn refresh_status(&mut self) {
@@ -286,7 +284,10 @@ impl Validator {
                         .map(|r| (r.clone(), r.clone()))
                         .collect();
                     let kind = Kind::SelectMultiple(Options::new(&options));
-                    ("roles".to_owned(), PropertyRule::from_parts(ROLES_HEADER, "roles", true, kind))
+                    (
+                        "roles".to_owned(),
+                        PropertyRule::from_parts(ROLES_HEADER, "roles", true, kind),
+                    )
                 }
             };
             fields.push(Field {
@@ -300,7 +301,10 @@ impl Validator {
         }
         let mut sources = Vec::new();
         let generated = [
-            (&contact_type.place_properties, ColumnSource::Place as fn(usize) -> ColumnSource),
+            (
+                &contact_type.place_properties,
+                ColumnSource::Place as fn(usize) -> ColumnSource,
+            ),
             (&contact_type.contact_properties, ColumnSource::Contact),
         ];
         for (list, source) in generated {
@@ -479,13 +483,6 @@ impl Validator {
             .unwrap_or_else(|| value.trim().to_owned())
     }
 
-    /// Binds the validator to an instance's places (builds the name maps of the hierarchy
-    /// levels: O(places of those types)).
-    #[must_use]
-    pub fn engine<'a>(&'a self, index: &'a PlaceIndex) -> Engine<'a> {
-        Engine::new(self, index)
-    }
-
     /// The CHT username for a row (UMT §4.4): the contact's formatted name, or the place's with
     /// `username_from_place`, or the replacement text when that is empty; then sanitised
     /// ([`sanitize_username`]). `None` when nothing usable is left; the caller then picks a
@@ -510,7 +507,12 @@ impl Validator {
     #[must_use]
     pub fn roles_for(&self, row: &StagedRow) -> Vec<String> {
         match self.roles {
-            Some(field) => row.value(field).split(' ').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+            Some(field) => row
+                .value(field)
+                .split(' ')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
             None => self.user_roles.clone(),
         }
     }
@@ -563,18 +565,19 @@ fn describe_briefly(problem: &Problem) -> String {
 }
 
 /// A [`Validator`] bound to an instance's [`PlaceIndex`] (and optionally its [`KnownValues`]).
-/// Build it once per index snapshot and reuse it for the batch and every edit; rebuild it after
-/// adding staged places to the index.
+///
+/// Building it indexes the names of the hierarchy levels' places (O(places of those types)), so
+/// build it once per index snapshot and keep it (it owns `Arc`s, is `Send + Sync` and has no
+/// lifetime) for the batch and every later edit; build a new one after adding staged places.
 #[derive(Debug)]
-pub struct Engine<'a> {
-    validator: &'a Validator,
-    resolver: Resolver<'a>,
-    known: Option<&'a KnownValues>,
-    /// Places of the row's own type by (parent, name key) when the place name is `unique` among
-    /// siblings, by (no parent, name key) when unique overall: one hash lookup per row even when
-    /// thousands of places share a common name.
-    /// Keyed by [`own_name_key`] (a hash, like staged keys; see `StagedKeys`).
-    own_names: HashMap<u64, Vec<u32>>,
+pub struct Engine {
+    validator: Arc<Validator>,
+    resolver: Resolver,
+    known: Option<Arc<KnownValues>>,
+    /// Places of the row's own type by the hash of (parent when names are unique among
+    /// siblings, name key): one lookup per row even when thousands of places share a common
+    /// name. See [`own_name_key`].
+    own_names: HashMap<u64, Slot<u32>>,
 }
 
 /// Per-thread buffers.
@@ -584,20 +587,27 @@ struct Worker {
     values: Vec<String>,
     keys: KeyScratch,
     resolve: ResolveScratch,
+    rendered: String,
 }
 
-impl<'a> Engine<'a> {
-    fn new(validator: &'a Validator, index: &'a PlaceIndex) -> Self {
+impl Engine {
+    /// Binds a validator to an instance's places.
+    #[must_use]
+    pub fn new(validator: Arc<Validator>, index: Arc<PlaceIndex>) -> Self {
         let specs = validator.levels.iter().map(|(s, _)| s.clone()).collect();
-        let resolver = Resolver::new(index, specs, validator.replacement.0.clone());
-        let mut own_names: HashMap<u64, Vec<u32>> = HashMap::new();
+        let resolver = Resolver::new(Arc::clone(&index), specs, validator.replacement.0.clone());
+        let mut own_names: HashMap<u64, Slot<u32>> = HashMap::new();
         if let Some(spec) = validator.unique.iter().find(|u| u.place_name) {
             if let Some(kind) = index.kind(&validator.contact_type) {
                 let mut scratch = KeyScratch::default();
                 for &i in index.members(kind) {
-                    let parent = if spec.label.parent { index.parent(i) } else { None };
+                    let parent = if spec.label.parent {
+                        index.parent(i)
+                    } else {
+                        None
+                    };
                     let key = own_name_key(parent, spec.key.fuzzy(index.name(i), &mut scratch));
-                    own_names.entry(key).or_default().push(i);
+                    add(&mut own_names, key, i);
                 }
             }
         }
@@ -611,15 +621,21 @@ impl<'a> Engine<'a> {
 
     /// Also compare `unique` values with these values read from the instance.
     #[must_use]
-    pub const fn with_known_values(mut self, known: &'a KnownValues) -> Self {
+    pub fn with_known_values(mut self, known: Arc<KnownValues>) -> Self {
         self.known = Some(known);
         self
     }
 
     /// The validator this engine applies.
     #[must_use]
-    pub const fn validator(&self) -> &'a Validator {
-        self.validator
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// The places this engine resolves against.
+    #[must_use]
+    pub fn index(&self) -> &PlaceIndex {
+        self.resolver.index()
     }
 
     /// Validates a decoded upload: matches its header, then validates every row (on several
@@ -642,9 +658,7 @@ impl<'a> Engine<'a> {
                 required: c.required,
             })
             .collect();
-        let map = input::match_columns_with(&table.header, &expected, &|h| {
-            portal_deploy_config::header_key(h)
-        })?;
+        let map = input::match_columns(&table.header, &expected)?;
         let mut notices = table.notices.clone();
         notices.extend(map.notices());
         let threads = std::thread::available_parallelism()
@@ -652,56 +666,51 @@ impl<'a> Engine<'a> {
             .min(MAX_THREADS)
             .min(table.len() / ROWS_PER_THREAD)
             .max(1);
-        let chunk = table.len().div_ceil(threads);
-        let rows = if threads == 1 {
-            self.validate_rows(table, &map, 0..table.len(), scope, today)
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (1..threads)
-                    .map(|t| {
-                        let range = t * chunk..((t + 1) * chunk).min(table.len());
-                        let map = &map;
-                        s.spawn(move || self.validate_rows(table, map, range, scope, today))
-                    })
-                    .collect();
-                let mut rows = self.validate_rows(table, &map, 0..chunk, scope, today);
-                for handle in handles {
-                    match handle.join() {
-                        Ok(part) => rows.extend(part),
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    }
-                }
-                rows
-            })
-        };
-        Ok(self.batch(rows, notices))
+        // Each thread fills its own part of one pre-sized vector: no concatenation copies.
+        let mut rows: Vec<Option<StagedRow>> = Vec::with_capacity(table.len());
+        rows.resize_with(table.len(), || None);
+        let chunk = table.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let mut parts = rows.chunks_mut(chunk).enumerate();
+            let first = parts.next();
+            for (t, part) in parts {
+                let map = &map;
+                s.spawn(move || self.fill(table, map, t * chunk, part, scope, today));
+            }
+            if let Some((_, part)) = first {
+                self.fill(table, &map, 0, part, scope, today);
+            }
+        });
+        Ok(self.batch_of(rows, notices))
     }
 
-    fn validate_rows(
+    /// Validates the table's rows from `start` into `out`.
+    fn fill(
         &self,
         table: &Table,
         map: &ColumnMap,
-        range: std::ops::Range<usize>,
+        start: usize,
+        out: &mut [Option<StagedRow>],
         scope: &Scope,
         today: NaiveDate,
-    ) -> Vec<StagedRow> {
+    ) {
         let mut worker = Worker::default();
         let mut cells: Vec<&str> = Vec::with_capacity(map.positions.len());
         let header_len = table.header.len();
         let csv = matches!(table.format, SourceFormat::Csv { .. });
-        range
-            .filter_map(|i| table.row(i))
-            .map(|row| {
-                cells.clear();
-                cells.extend(
-                    map.positions
-                        .iter()
-                        .map(|p| p.and_then(|p| row.get(p)).unwrap_or_default()),
-                );
-                let ragged = if csv { ragged(&row, header_len) } else { None };
-                self.validate_cells(row.line, &cells, ragged, scope, today, &mut worker)
-            })
-            .collect()
+        for (offset, slot) in out.iter_mut().enumerate() {
+            let Some(row) = table.row(start + offset) else {
+                continue;
+            };
+            cells.clear();
+            cells.extend(
+                map.positions
+                    .iter()
+                    .map(|p| p.and_then(|p| row.get(p)).unwrap_or_default()),
+            );
+            let ragged = if csv { ragged(&row, header_len) } else { None };
+            *slot = Some(self.validate_cells(row.line, &cells, ragged, scope, today, &mut worker));
+        }
     }
 
     /// Re-validates one row from its raw values (per CSV column, in [`Validator::columns`]
@@ -716,18 +725,30 @@ impl<'a> Engine<'a> {
         today: NaiveDate,
     ) -> StagedRow {
         let columns = self.validator.columns.len();
-        let cells: Vec<&str> = (0..columns).map(|c| raw.get(c).copied().unwrap_or("")).collect();
+        let cells: Vec<&str> = (0..columns)
+            .map(|c| raw.get(c).copied().unwrap_or(""))
+            .collect();
         self.validate_cells(line, &cells, None, scope, today, &mut Worker::default())
     }
 
-    /// Builds a batch from rows validated by this engine, finding duplicates among them.
+    /// Builds a batch from rows validated by this engine (restored from storage, say), finding
+    /// duplicates among them.
     #[must_use]
     pub fn batch(&self, rows: Vec<StagedRow>, notices: Vec<String>) -> Batch {
-        let labels = self.validator.unique.iter().map(|u| u.label.clone()).collect();
+        self.batch_of(rows.into_iter().map(Some).collect(), notices)
+    }
+
+    fn batch_of(&self, rows: Vec<Option<StagedRow>>, notices: Vec<String>) -> Batch {
+        let labels = self
+            .validator
+            .unique
+            .iter()
+            .map(|u| u.label.clone())
+            .collect();
         let fields = self.validator.unique.iter().map(|u| u.field).collect();
         let mut batch = Batch {
             index: StagedIndex::new(self.validator.unique.len()),
-            rows: rows.into_iter().map(Some).collect(),
+            rows,
             notices,
             labels,
             fields,
@@ -752,7 +773,7 @@ impl<'a> Engine<'a> {
         today: NaiveDate,
         w: &mut Worker,
     ) -> StagedRow {
-        let v = self.validator;
+        let v = &*self.validator;
         let cell = |c: usize| cells.get(c).copied().unwrap_or("").trim();
         let replacement_text = cell(v.replacement.1);
         let replacing = !replacement_text.is_empty();
@@ -788,11 +809,31 @@ impl<'a> Engine<'a> {
             }
         }
 
-        let texts: Vec<&str> = v.levels.iter().map(|(_, f)| cell(*f)).collect();
-        let formatted: Vec<&str> = v.levels.iter().map(|(_, f)| w.values[*f].as_str()).collect();
+        // Levels are few: their cells go on the stack (a heap vector only past eight).
+        let mut stack_texts = [""; 8];
+        let mut stack_formatted = [""; 8];
+        let (heap_texts, heap_formatted): (Vec<&str>, Vec<&str>);
+        let (texts, formatted): (&[&str], &[&str]) = if v.levels.len() <= stack_texts.len() {
+            for (k, (_, f)) in v.levels.iter().enumerate() {
+                stack_texts[k] = cell(*f);
+                stack_formatted[k] = w.values[*f].as_str();
+            }
+            (
+                &stack_texts[..v.levels.len()],
+                &stack_formatted[..v.levels.len()],
+            )
+        } else {
+            heap_texts = v.levels.iter().map(|(_, f)| cell(*f)).collect();
+            heap_formatted = v
+                .levels
+                .iter()
+                .map(|(_, f)| w.values[*f].as_str())
+                .collect();
+            (&heap_texts, &heap_formatted)
+        };
         let resolution =
             self.resolver
-                .resolve(&texts, &formatted, replacement_text, scope, &mut w.resolve);
+                .resolve(texts, formatted, replacement_text, scope, &mut w.resolve);
         let mut problems: Vec<Problem> = ragged.into_iter().collect();
         problems.extend(resolution.problems);
         problems.extend(value_problems);
@@ -803,29 +844,34 @@ impl<'a> Engine<'a> {
 
         // Duplicates of the instance's values (warnings), and this row's keys for duplicates
         // among staged rows.
-        let parent_id = resolution.levels.first().and_then(Option::as_ref).map(|p| &p.id);
-        let replaced_id = resolution.replacement.as_ref().map(|p| &p.id);
+        let parent_id = resolution
+            .levels
+            .first()
+            .and_then(Option::as_ref)
+            .map(PlaceRef::id_arc);
+        let replaced_id = resolution.replacement.as_ref().map(PlaceRef::id_arc);
         let mut warnings = Vec::new();
-        let mut keys = StagedKeys {
-            unique: Vec::with_capacity(v.unique.len()),
-            replacing: replaced_id.cloned(),
-        };
+        let mut unique = Vec::with_capacity(v.unique.len());
         for spec in &v.unique {
             let value = &w.values[spec.field];
             if value.is_empty() {
-                keys.unique.push(None);
+                unique.push(None);
                 continue;
             }
             let key = spec.key.fuzzy(value, &mut w.keys);
             if let Some(duplicates) = self.on_instance(spec, value, key, parent_id, replaced_id) {
                 warnings.push(on_instance(&spec.label, spec.target, value, &duplicates));
             }
-            keys.unique.push(if spec.label.parent {
+            unique.push(if spec.label.parent {
                 parent_id.map(|p| key_hash(Some(p), key))
             } else {
                 Some(key_hash(None, key))
             });
         }
+        let keys = StagedKeys {
+            unique: unique.into_boxed_slice(),
+            replacing: replaced_id.cloned(),
+        };
 
         // Raw values then formatted values, in one buffer.
         let columns = v.columns.len();
@@ -840,19 +886,19 @@ impl<'a> Engine<'a> {
             text.push_str(piece);
             ends.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
         }
-        let own_warnings = warnings.len();
+        let mut places = resolution.levels;
+        places.push(resolution.replacement);
         let mut row = StagedRow {
             line,
-            columns,
-            text,
-            ends,
-            hierarchy: resolution.levels,
-            replacement: resolution.replacement,
+            columns: u32::try_from(columns).unwrap_or(u32::MAX),
+            own_warnings: u32::try_from(warnings.len()).unwrap_or(u32::MAX),
             replacing,
             status: RowStatus::Valid,
+            text: text.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            places: places.into_boxed_slice(),
             problems,
             warnings,
-            own_warnings,
             keys,
         };
         row.refresh_status();
@@ -882,6 +928,7 @@ impl<'a> Engine<'a> {
                 .get(&own_name_key(parent, key))
                 .map(|places| {
                     places
+                        .as_slice()
                         .iter()
                         .map(|&p| index.id(p))
                         .filter(|id| not_replaced(id))
@@ -891,10 +938,9 @@ impl<'a> Engine<'a> {
                 })
                 .unwrap_or_default()
         } else {
-            let known = self.known?;
+            let known = self.known.as_deref()?;
             let same_parent = |id: &Arc<str>| {
-                !spec.label.parent
-                    || index.index_of(id).and_then(|i| index.parent(i)) == parent_ix
+                !spec.label.parent || index.index_of(id).and_then(|i| index.parent(i)) == parent_ix
             };
             known
                 .places(
@@ -920,10 +966,10 @@ impl<'a> Engine<'a> {
         w: &mut Worker,
         problems: &mut Vec<Problem>,
     ) {
-        let v = self.validator;
+        let v = &*self.validator;
         let level_name = |k: usize, values: &[String]| -> String {
             match levels.get(k).and_then(Option::as_ref) {
-                Some(place) => place.name.to_string(),
+                Some(place) => place.name().to_owned(),
                 None => v
                     .levels
                     .get(k)
@@ -932,28 +978,37 @@ impl<'a> Engine<'a> {
                     .unwrap_or_default(),
             }
         };
-        let mut rendered = String::new();
+        let mut rendered = std::mem::take(&mut w.rendered);
         for (field, template) in &v.templates {
             let globals = template.needs_liquid().then(|| {
                 let pairs = |place: bool| {
-                    v.fields.iter().zip(&w.values).filter_map(move |(f, value)| {
-                        let wanted = if place {
-                            matches!(f.source, ColumnSource::Place(_))
-                        } else {
-                            matches!(f.source, ColumnSource::Contact(_))
-                        };
-                        wanted.then_some((f.property_name.as_str(), value.as_str()))
-                    })
+                    v.fields
+                        .iter()
+                        .zip(&w.values)
+                        .filter_map(move |(f, value)| {
+                            let wanted = if place {
+                                matches!(f.source, ColumnSource::Place(_))
+                            } else {
+                                matches!(f.source, ColumnSource::Contact(_))
+                            };
+                            wanted.then_some((f.property_name.as_str(), value.as_str()))
+                        })
                 };
                 let lineage = (0..v.levels.len()).map(|k| {
-                    (v.fields[v.levels[k].1].property_name.as_str(), level_name(k, &w.values))
+                    (
+                        v.fields[v.levels[k].1].property_name.as_str(),
+                        level_name(k, &w.values),
+                    )
                 });
                 generate::globals(pairs(true), pairs(false), lineage)
             });
-            let value = |source: Source| match source {
-                Source::Field(f) => w.values.get(f).cloned().unwrap_or_default(),
-                Source::Level(k) => level_name(k, &w.values),
-                Source::Missing => String::new(),
+            let value = |source: Source, out: &mut String| match source {
+                Source::Field(f) => out.push_str(w.values.get(f).map_or("", String::as_str)),
+                Source::Level(k) => match levels.get(k).and_then(Option::as_ref) {
+                    Some(place) => out.push_str(place.name()),
+                    None => out.push_str(&level_name(k, &w.values)),
+                },
+                Source::Missing => {}
             };
             let result = template.render(&value, globals.as_ref(), &mut rendered);
             let f = &v.fields[*field];
@@ -994,6 +1049,7 @@ impl<'a> Engine<'a> {
                 )),
             }
         }
+        w.rendered = rendered;
     }
 }
 
@@ -1168,25 +1224,24 @@ impl Batch {
         let Some(row) = self.rows.get(i).and_then(Option::as_ref) else {
             return;
         };
-        let stale = row.warnings.len() > row.own_warnings;
+        let stale = row.warnings.len() > row.own_warnings as usize;
         if !stale && !self.index.has_duplicates(&row.keys) {
             return;
         }
         let rows = &self.rows;
         let line = |r: usize| rows.get(r).and_then(Option::as_ref).map_or(0, |r| r.line);
         let fields = &self.fields;
-        let values = |u: usize| fields.get(u).map_or_else(String::new, |&f| row.value(f).to_owned());
-        let replaced = row.replacement.as_ref().map(|p| &*p.name);
-        let staged = self.index.warnings(
-            i,
-            &row.keys,
-            &self.labels,
-            replaced,
-            &line,
-            &values,
-        );
+        let values = |u: usize| {
+            fields
+                .get(u)
+                .map_or_else(String::new, |&f| row.value(f).to_owned())
+        };
+        let replaced = row.replacement().map(PlaceRef::name);
+        let staged = self
+            .index
+            .warnings(i, &row.keys, &self.labels, replaced, &line, &values);
         if let Some(row) = self.rows.get_mut(i).and_then(Option::as_mut) {
-            row.warnings.truncate(row.own_warnings);
+            row.warnings.truncate(row.own_warnings as usize);
             row.warnings.extend(staged);
             row.refresh_status();
         }
@@ -1195,17 +1250,17 @@ impl Batch {
 
 /// Validates a decoded upload against a contact type in one call: compiles the type, binds it
 /// to the index and validates the table. For repeated use (edits, several uploads), keep the
-/// [`Validator`] and [`Engine`] instead.
+/// [`Engine`] instead.
 ///
 /// # Errors
 /// [`StagingError`] when the header does not fit or the config cannot be compiled.
 pub fn validate_batch(
     contact_type: &ContactType,
     table: &Table,
-    index: &PlaceIndex,
+    index: Arc<PlaceIndex>,
     scope: &Scope,
     today: NaiveDate,
 ) -> Result<Batch, StagingError> {
-    let validator = Validator::new(contact_type)?;
-    validator.engine(index).validate_table(table, scope, today)
+    let validator = Arc::new(Validator::new(contact_type)?);
+    Engine::new(validator, index).validate_table(table, scope, today)
 }

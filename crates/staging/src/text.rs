@@ -9,7 +9,10 @@ use unicode_normalization::char::is_combining_mark;
 
 /// Typographic apostrophes people paste from word processors; treated as `'`.
 const fn is_apostrophe(c: char) -> bool {
-    matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}')
+    matches!(
+        c,
+        '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}'
+    )
 }
 
 /// The punctuation UMT's `string` type keeps besides letters, numbers, marks and spaces.
@@ -185,7 +188,11 @@ pub(crate) fn fold_into(input: &str, out: &mut String) {
                 out.push(' ');
                 pending_space = false;
             }
-            out.push(char::from(if b == b'`' { b'\'' } else { b.to_ascii_lowercase() }));
+            out.push(char::from(if b == b'`' {
+                b'\''
+            } else {
+                b.to_ascii_lowercase()
+            }));
         }
         return;
     }
@@ -253,7 +260,12 @@ mod tests {
     fn name(s: &str, strip: &[&str]) -> String {
         let compiled: Vec<Regex> = strip
             .iter()
-            .map(|p| regex::RegexBuilder::new(p).case_insensitive(true).build().unwrap())
+            .map(|p| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .build()
+                    .unwrap()
+            })
             .collect();
         let (mut scratch, mut out) = (String::new(), String::new());
         format_name_into(s, &Strip::new(compiled, true), &mut scratch, &mut out);
@@ -300,8 +312,17 @@ mod tests {
         assert_eq!(name("Kyamboo CHU", &chu), "Kyamboo");
         assert_eq!(name("KYAMBOO cu", &chu), "Kyamboo");
         assert_eq!(name("Cuba", &chu), "Cuba");
-        let chp = [r"['’]s\s.*$", r"\sCommunity", r"\sHealth", r"\sVolunteer", r"\sArea"];
-        assert_eq!(name("Jane Doe’s Community Health Volunteer Area", &chp), "Jane Doe");
+        let chp = [
+            r"['’]s\s.*$",
+            r"\sCommunity",
+            r"\sHealth",
+            r"\sVolunteer",
+            r"\sArea",
+        ];
+        assert_eq!(
+            name("Jane Doe’s Community Health Volunteer Area", &chp),
+            "Jane Doe"
+        );
         assert_eq!(name("Jane Doe Area", &chp), "Jane Doe");
         assert_eq!(name("Jane (PHO)", &[r"\(\s*PHO\s*\)"]), "Jane");
     }
@@ -317,7 +338,10 @@ mod tests {
     #[test]
     fn usernames_are_sanitised() {
         assert_eq!(sanitize_username("Jane Doe").as_deref(), Some("jane_doe"));
-        assert_eq!(sanitize_username("  Ménéz  O'Brien-Smith ").as_deref(), Some("menez_obriensmith"));
+        assert_eq!(
+            sanitize_username("  Ménéz  O'Brien-Smith ").as_deref(),
+            Some("menez_obriensmith")
+        );
         assert_eq!(sanitize_username("A / B").as_deref(), Some("a_b"));
         assert_eq!(sanitize_username("काठ"), None);
         assert_eq!(sanitize_username(""), None);

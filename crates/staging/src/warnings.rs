@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::{DefaultHasher, Entry};
 use std::hash::{Hash, Hasher};
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use crate::problem::{Problem, ProblemKind};
@@ -28,6 +29,9 @@ pub enum Target {
     Contact,
 }
 
+/// Place ids by folded value.
+type ByValue = HashMap<String, Vec<Arc<str>>>;
+
 /// Values of `unique` properties held by places and contacts on the instance, which the portal
 /// reads from CHT documents (place names come from the [`crate::PlaceIndex`] and need not be
 /// added here).
@@ -37,7 +41,7 @@ pub enum Target {
 /// spacing.
 #[derive(Debug, Clone, Default)]
 pub struct KnownValues {
-    values: HashMap<(String, Target, String), HashMap<String, Vec<Arc<str>>>>,
+    values: HashMap<(String, Target, String), ByValue>,
 }
 
 impl KnownValues {
@@ -95,16 +99,16 @@ impl KnownValues {
 /// copy of every value (a 100,000-row batch would otherwise hold 20 MB of keys).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct StagedKeys {
-    pub(crate) unique: Vec<Option<u64>>,
+    pub(crate) unique: Box<[Option<NonZeroU64>]>,
     pub(crate) replacing: Option<Arc<str>>,
 }
 
-/// The hash of a `unique` key.
-pub(crate) fn key_hash(parent: Option<&str>, key: &str) -> u64 {
+/// The hash of a `unique` key (never zero, so an absent key costs no extra space).
+pub(crate) fn key_hash(parent: Option<&str>, key: &str) -> NonZeroU64 {
     let mut hasher = DefaultHasher::new();
     parent.hash(&mut hasher);
     key.hash(&mut hasher);
-    hasher.finish()
+    NonZeroU64::new(hasher.finish()).unwrap_or(NonZeroU64::MIN)
 }
 
 /// What a `unique` property is called, for messages.
@@ -114,35 +118,35 @@ pub(crate) struct UniqueLabel {
     pub(crate) parent: bool,
 }
 
-/// The rows holding one key: almost always one, so without a heap allocation.
+/// The rows (or places) holding one key: almost always one, so without a heap allocation.
 #[derive(Debug, Clone)]
-enum Slot {
-    One(usize),
-    Many(Vec<usize>),
+pub(crate) enum Slot<T> {
+    One(T),
+    Many(Vec<T>),
 }
 
-impl Slot {
-    fn as_slice(&self) -> &[usize] {
+impl<T: Copy + PartialEq> Slot<T> {
+    pub(crate) fn as_slice(&self) -> &[T] {
         match self {
-            Self::One(row) => std::slice::from_ref(row),
-            Self::Many(rows) => rows,
+            Self::One(item) => std::slice::from_ref(item),
+            Self::Many(items) => items,
         }
     }
 
-    fn push(&mut self, row: usize) {
+    pub(crate) fn push(&mut self, item: T) {
         match self {
-            Self::One(first) => *self = Self::Many(vec![*first, row]),
-            Self::Many(rows) => rows.push(row),
+            Self::One(first) => *self = Self::Many(vec![*first, item]),
+            Self::Many(items) => items.push(item),
         }
     }
 
-    /// Removes `row`; `true` when none is left.
-    fn remove(&mut self, row: usize) -> bool {
+    /// Removes `item`; `true` when none is left.
+    fn remove(&mut self, item: T) -> bool {
         let left = match self {
-            Self::One(only) => return *only == row,
-            Self::Many(rows) => {
-                rows.retain(|&r| r != row);
-                rows.clone()
+            Self::One(only) => return *only == item,
+            Self::Many(items) => {
+                items.retain(|&i| i != item);
+                std::mem::take(items)
             }
         };
         match left.as_slice() {
@@ -159,7 +163,11 @@ impl Slot {
     }
 }
 
-fn add<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>, key: K, row: usize) {
+pub(crate) fn add<K: Eq + Hash, T: Copy + PartialEq>(
+    map: &mut HashMap<K, Slot<T>>,
+    key: K,
+    row: T,
+) {
     match map.entry(key) {
         Entry::Occupied(mut slot) => slot.get_mut().push(row),
         Entry::Vacant(slot) => {
@@ -168,7 +176,7 @@ fn add<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>, key: K, row: usize) 
     }
 }
 
-fn take<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>, key: &K, row: usize) {
+fn take<K: Eq + Hash>(map: &mut HashMap<K, Slot<usize>>, key: &K, row: usize) {
     if map.get_mut(key).is_some_and(|slot| slot.remove(row)) {
         map.remove(key);
     }
@@ -177,8 +185,8 @@ fn take<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>, key: &K, row: usize
 /// Staged rows by key, for duplicates among staged rows.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StagedIndex {
-    unique: Vec<HashMap<u64, Slot>>,
-    replacing: HashMap<Arc<str>, Slot>,
+    unique: Vec<HashMap<NonZeroU64, Slot<usize>>>,
+    replacing: HashMap<Arc<str>, Slot<usize>>,
 }
 
 impl StagedIndex {
@@ -295,7 +303,11 @@ impl StagedIndex {
 
 /// "Row 17 has" / "Rows 17 and 40 have" / "Rows 17, 40, 52 and 3 more have".
 fn others(row: usize, rows: &[usize], line: &dyn Fn(usize) -> usize) -> String {
-    let mut lines: Vec<usize> = rows.iter().filter(|&&r| r != row).map(|&r| line(r)).collect();
+    let mut lines: Vec<usize> = rows
+        .iter()
+        .filter(|&&r| r != row)
+        .map(|&r| line(r))
+        .collect();
     lines.sort_unstable();
     lines.dedup();
     let shown: Vec<String> = lines.iter().take(3).map(ToString::to_string).collect();
@@ -344,7 +356,7 @@ mod tests {
 
     fn keys(value: &str, replacing: Option<&str>) -> StagedKeys {
         StagedKeys {
-            unique: vec![Some(key_hash(None, value))],
+            unique: Box::new([Some(key_hash(None, value))]),
             replacing: replacing.map(Into::into),
         }
     }
@@ -369,15 +381,33 @@ mod tests {
         let w0 = index.warnings(0, &rows[0], &labels, None, &line, &value);
         assert_eq!(w0.len(), 1);
         assert_eq!(w0[0].kind, ProblemKind::DuplicateStaged);
-        assert_eq!(w0[0].message, "Multiple staged entries have the same \"CHP Phone\"");
-        assert!(w0[0].fix.starts_with("Row 3 has the same value"), "{}", w0[0].fix);
+        assert_eq!(
+            w0[0].message,
+            "Multiple staged entries have the same \"CHP Phone\""
+        );
+        assert!(
+            w0[0].fix.starts_with("Row 3 has the same value"),
+            "{}",
+            w0[0].fix
+        );
         let w1 = index.warnings(1, &rows[1], &labels, Some("Jane Area"), &line, &value);
         assert_eq!(w1.len(), 2);
-        assert_eq!(w1[1].message, "Multiple entries are replacing the same \"Jane Area\"");
+        assert_eq!(
+            w1[1].message,
+            "Multiple entries are replacing the same \"Jane Area\""
+        );
 
         index.remove(1, &rows[1]);
-        assert!(index.warnings(0, &rows[0], &labels, None, &line, &value).is_empty());
-        assert!(index.warnings(2, &rows[2], &labels, None, &line, &value).is_empty());
+        assert!(
+            index
+                .warnings(0, &rows[0], &labels, None, &line, &value)
+                .is_empty()
+        );
+        assert!(
+            index
+                .warnings(2, &rows[2], &labels, None, &line, &value)
+                .is_empty()
+        );
         let mut sharing = Vec::new();
         index.sharing(&rows[0], &mut sharing);
         assert_eq!(sharing, vec![0]);
@@ -388,9 +418,18 @@ mod tests {
         let mut known = KnownValues::new();
         known.insert("chp", Target::Contact, "phone", "p9", "+254712345678");
         known.insert("chp", Target::Place, "code", "p8", " ABC ");
-        assert_eq!(known.places("chp", Target::Contact, "phone", "+254712345678").len(), 1);
+        assert_eq!(
+            known
+                .places("chp", Target::Contact, "phone", "+254712345678")
+                .len(),
+            1
+        );
         assert_eq!(known.places("chp", Target::Place, "code", "abc").len(), 1);
         assert!(known.places("chu", Target::Place, "code", "abc").is_empty());
-        assert!(known.places("chp", Target::Place, "phone", "+254712345678").is_empty());
+        assert!(
+            known
+                .places("chp", Target::Place, "phone", "+254712345678")
+                .is_empty()
+        );
     }
 }

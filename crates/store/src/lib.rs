@@ -12,6 +12,7 @@ pub mod instances;
 pub mod oidc;
 pub mod places;
 pub mod sessions;
+pub mod staging;
 pub mod tenants;
 pub mod throttle;
 pub mod users;

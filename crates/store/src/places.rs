@@ -272,3 +272,61 @@ pub async fn sync_status(
         })
         .collect())
 }
+
+/// A cached place as staging needs it: ids, type, name, parent, and its properties (as stored
+/// JSON, parsed only for the types that need them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedPlace {
+    pub id: String,
+    pub contact_type: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub properties: String,
+}
+
+/// Every cached place of the instance, in one query.
+pub async fn all_for_index(
+    db: &DatabaseConnection,
+    instance_id: InstanceId,
+) -> Result<Vec<IndexedPlace>> {
+    let rows: Vec<(String, String, String, Option<String>, String)> = place::Entity::find()
+        .select_only()
+        .column(place::Column::Id)
+        .column(place::Column::ContactType)
+        .column(place::Column::Name)
+        .column(place::Column::ParentId)
+        .column(place::Column::Properties)
+        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, contact_type, name, parent_id, properties)| IndexedPlace {
+                id,
+                contact_type,
+                name,
+                parent_id,
+                properties,
+            },
+        )
+        .collect())
+}
+
+/// A stamp that changes whenever the instance's cache is refreshed (for in-memory indexes).
+pub async fn cache_stamp(db: &DatabaseConnection, instance_id: InstanceId) -> Result<String> {
+    let status = sync_status(db, instance_id).await?;
+    Ok(status
+        .iter()
+        .map(|s| {
+            format!(
+                "{}:{}:{}",
+                s.contact_type,
+                s.refreshed_at.timestamp_micros(),
+                s.place_count
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("|"))
+}

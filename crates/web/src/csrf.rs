@@ -7,7 +7,10 @@
 //!    visitor who is not signed in (the sign-in form) gets a random token in a `SameSite=Strict`
 //!    cookie (double submit).
 //! 3. The request must carry that token, in the `X-CSRF-Token` header (HTMX sends it from the
-//!    `hx-headers` attribute of `<body>`) or in the `_csrf` field of a url-encoded form.
+//!    `hx-headers` attribute of `<body>`), in the `_csrf` field of a url-encoded form, or — for
+//!    a file upload (`multipart/form-data`), whose body is not read twice — in the `_csrf`
+//!    query parameter of the form's action. Logs record paths without query strings, and the
+//!    referrer policy keeps the URL on this site.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -36,7 +39,7 @@ pub fn pre_session_cookie_name(secure: bool) -> &'static str {
         PRE_SESSION_COOKIE
     }
 }
-/// Forms of this portal are small; file uploads carry the token in the header instead.
+/// Forms of this portal are small; file uploads carry the token in the action URL instead.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
 /// The pre-session token of this visitor, and the cookie to set when it is new.
@@ -107,6 +110,13 @@ fn from_another_site(
     }
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
 fn is_url_encoded_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -156,6 +166,14 @@ pub async fn verify_csrf(
                 .find(|(name, _)| name == FORM_FIELD)
                 .map(|(_, value)| value.into_owned());
             (Request::from_parts(parts, Body::from(bytes)), token)
+        }
+        None if is_multipart(request.headers()) => {
+            let token = request.uri().query().and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .find(|(name, _)| name == FORM_FIELD)
+                    .map(|(_, value)| value.into_owned())
+            });
+            (request, token)
         }
         None => (request, None),
     };

@@ -18,6 +18,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// The request cannot be used as sent; the message says why and what to do.
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
     #[error("{0}")]
@@ -60,6 +63,9 @@ impl IntoResponse for AppError {
                 "Not found",
                 &format!("This {what} does not exist, or it was deleted."),
             ),
+            Self::BadRequest(message) => {
+                views::error_page(StatusCode::BAD_REQUEST, "Cannot use this request", &message)
+            }
             Self::Csrf(reason) => {
                 tracing::warn!(
                     reason,

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -17,8 +17,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::pages::{
-    access, account, auth, connection, health, home, instances, oidc, places, roles, sign_in,
-    tenants,
+    access, account, auth, config, connection, health, home, instances, oidc, places, roles,
+    sign_in, staging, tenants,
 };
 use crate::{AppState, assets, authz, context, csrf, views};
 
@@ -27,6 +27,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The transport-level cap: the largest upload route's limit, with room for the form around it.
+const MAX_REQUEST_BYTES: usize = staging::MAX_UPLOAD_BYTES + 1024 * 1024;
 
 /// Every route of the portal, with its middleware.
 pub fn router(state: AppState) -> Router {
@@ -104,11 +106,79 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/tenants/{tenant_id}/instances/{instance_id}/places",
             get(places::api_search),
         )
+        .route(
+            "/tenants/{tenant_id}/config",
+            get(config::show).post(config::save),
+        )
+        .route(
+            "/tenants/{tenant_id}/config/upload",
+            post(config::upload).layer(DefaultBodyLimit::max(config::MAX_CONFIG_BYTES + 64 * 1024)),
+        )
+        .route("/tenants/{tenant_id}/config/preview", post(config::preview))
+        .route(
+            "/tenants/{tenant_id}/config/import-domains",
+            post(config::import_domains),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging",
+            get(staging::index),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/template/{contact_type}",
+            get(staging::template),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/upload",
+            post(staging::upload)
+                .layer(DefaultBodyLimit::max(staging::MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/new-row",
+            post(staging::new_row),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
+            post(staging::refresh_type),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}",
+            get(staging::show),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows",
+            post(staging::add_row),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}",
+            post(staging::save_row),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/edit",
+            get(staging::edit),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/remove",
+            post(staging::remove_row),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/acknowledge",
+            post(staging::acknowledge),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/revalidate",
+            post(staging::revalidate),
+        )
+        .route(
+            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
+            get(staging::invalid_csv),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/assets/{version}/{name}", get(assets::serve))
         // Runs after routing, so it knows the matched route and its path parameters.
         .route_layer(from_fn_with_state(state.clone(), authz::authorize))
+        // Forms are small; the upload routes above allow more for themselves.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), csrf::verify_csrf))
         .layer(from_fn_with_state(state.clone(), context::load_context))
@@ -132,7 +202,7 @@ pub fn router(state: AppState) -> Router {
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::custom(|_| internal_error_response()))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
             .layer(CompressionLayer::new())
             .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
             .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))

@@ -64,6 +64,8 @@ pub struct Inner {
     pub access: portal_access::Authorizer,
     /// OpenID Connect back channel, with discovery cached per issuer.
     pub oidc: portal_oidc::OidcClient,
+    /// Staged batches, with recently used place indexes and batches kept in memory.
+    pub staging: portal_batches::Staging,
     /// Each Argon2 check takes 19 MiB and a core for ~50 ms: a burst of sign-ins waits here
     /// instead of exhausting memory on the blocking pool.
     pub password_checks: tokio::sync::Semaphore,
@@ -75,6 +77,7 @@ impl AppState {
         Self(Arc::new(Inner {
             access: portal_access::Authorizer::new(db.clone()),
             oidc: portal_oidc::OidcClient::new(std::time::Duration::from_secs(10)),
+            staging: portal_batches::Staging::new(db.clone()),
             db,
             master_key,
             settings,

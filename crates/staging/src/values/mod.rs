@@ -15,8 +15,8 @@ use regex::{Regex, RegexBuilder};
 use crate::problem::{Problem, ProblemKind};
 use crate::text::{Strip, fold, format_name_into, format_string_into};
 
-pub(crate) use phone::PhoneRule;
 use phone::PhoneError;
+pub(crate) use phone::PhoneRule;
 
 /// The message UMT gives every empty required value.
 pub const REQUIRED: &str = "Is Required";
@@ -30,8 +30,13 @@ const MAX_AGE: u32 = 130;
 #[derive(Debug, Clone)]
 pub(crate) enum Kind {
     String,
-    Name { strip: Strip },
-    Regex { full: Regex, message: String },
+    Name {
+        strip: Strip,
+    },
+    Regex {
+        full: Regex,
+        message: String,
+    },
     Phone(PhoneRule),
     Dob,
     SelectOne(Options),
@@ -58,9 +63,7 @@ impl Kind {
             PropertyKind::Phone { region } => Self::Phone(PhoneRule::new(region)),
             PropertyKind::Dob => Self::Dob,
             PropertyKind::SelectOne { options } => Self::SelectOne(Options::new(options)),
-            PropertyKind::SelectMultiple { options } => {
-                Self::SelectMultiple(Options::new(options))
-            }
+            PropertyKind::SelectMultiple { options } => Self::SelectMultiple(Options::new(options)),
             PropertyKind::Generated { .. } => Self::Generated,
             PropertyKind::None => Self::None,
         }
@@ -183,7 +186,12 @@ impl PropertyRule {
         )
     }
 
-    pub(crate) fn from_parts(column: &str, property_name: &str, required: bool, kind: Kind) -> Self {
+    pub(crate) fn from_parts(
+        column: &str,
+        property_name: &str,
+        required: bool,
+        kind: Kind,
+    ) -> Self {
         Self {
             column: column.to_owned(),
             property_name: property_name.to_owned(),
@@ -246,10 +254,12 @@ impl PropertyRule {
                     ));
                 }
             }
-            Kind::Phone(rule) => match rule.format(raw) {
-                Ok(e164) => out.push_str(&e164),
-                Err(error) => return Err(phone_problem(rule, &error)),
-            },
+            Kind::Phone(rule) => {
+                if let Err(error) = rule.format_into(raw, out) {
+                    out.clear();
+                    return Err(phone_problem(rule, &error));
+                }
+            }
             Kind::Dob => {
                 let date = parse_dob(raw, today).ok_or_else(|| {
                     Invalid::new(
@@ -392,7 +402,8 @@ mod tests {
     }
 
     fn ok(rule: &PropertyRule, raw: &str) -> String {
-        rule.check(raw, today()).unwrap_or_else(|p| panic!("{raw}: {p}"))
+        rule.check(raw, today())
+            .unwrap_or_else(|p| panic!("{raw}: {p}"))
     }
 
     fn err(rule: &PropertyRule, raw: &str) -> Problem {
@@ -405,9 +416,17 @@ mod tests {
 
     #[test]
     fn required_empty_is_required() {
-        for kind in [Kind::String, Kind::Dob, Kind::None, Kind::SelectOne(yes_no())] {
+        for kind in [
+            Kind::String,
+            Kind::Dob,
+            Kind::None,
+            Kind::SelectOne(yes_no()),
+        ] {
             let p = err(&rule(kind, true), "   ");
-            assert_eq!((p.kind, p.message.as_str()), (ProblemKind::Required, REQUIRED));
+            assert_eq!(
+                (p.kind, p.message.as_str()),
+                (ProblemKind::Required, REQUIRED)
+            );
             assert_eq!(p.column.as_deref(), Some("Col"));
             assert_eq!(p.fix, "Fill in \"Col\".");
         }
@@ -420,7 +439,12 @@ mod tests {
     #[test]
     fn strings_and_names_are_formatted() {
         assert_eq!(ok(&rule(Kind::String, true), " a  <b> "), "a b");
-        let name = rule(Kind::Name { strip: Strip::default() }, true);
+        let name = rule(
+            Kind::Name {
+                strip: Strip::default(),
+            },
+            true,
+        );
         assert_eq!(ok(&name, "KYAMBOO/KALILUNI"), "Kyamboo / Kaliluni");
         assert_eq!(ok(&name, "Robert xiv"), "Robert XIV");
     }
@@ -447,7 +471,10 @@ mod tests {
         assert_eq!(ok(&phone, "0712345678"), "+254712345678");
         let p = err(&phone, "0712");
         assert_eq!(p.message, "Not a valid KE phone number");
-        assert_eq!(p.fix, "Enter a KE phone number, such as 0712123456 or +254712123456.");
+        assert_eq!(
+            p.fix,
+            "Enter a KE phone number, such as 0712123456 or +254712123456."
+        );
         let p = err(&phone, "+256712345678");
         assert!(p.fix.starts_with("This is a UG number"), "{}", p.fix);
     }
@@ -459,7 +486,16 @@ mod tests {
         assert_eq!(ok(&dob, "26/2/1985"), "1985-02-26");
         assert_eq!(ok(&dob, "20"), "2005-06-15");
         assert_eq!(ok(&dob, "0"), "2025-06-15");
-        for bad in ["2030-01-01", "31/2/1990", "1990/02/26", "abc", "2000", "131", "-3", "1e3"] {
+        for bad in [
+            "2030-01-01",
+            "31/2/1990",
+            "1990/02/26",
+            "abc",
+            "2000",
+            "131",
+            "-3",
+            "1e3",
+        ] {
             let p = err(&dob, bad);
             assert_eq!(p.message, DOB_MESSAGE, "{bad}");
         }
@@ -497,7 +533,10 @@ mod tests {
         );
         assert_eq!(ok(&roles, " chw  Supervisor chw"), "chw supervisor");
         let p = err(&roles, "chw boss nurse");
-        assert_eq!(p.message, "Invalid values for property \"Roles\": boss, nurse");
+        assert_eq!(
+            p.message,
+            "Invalid values for property \"Roles\": boss, nurse"
+        );
     }
 
     #[test]

@@ -63,11 +63,25 @@ impl PhoneRule {
     }
 
     /// The number in E.164 (`+254712345678`).
+    #[cfg(test)]
     pub(crate) fn format(&self, input: &str) -> Result<String, PhoneError> {
-        if let Some(e164) = self.fast.as_ref().and_then(|f| f.accept(input)) {
-            return Ok(e164);
+        let mut out = String::new();
+        self.format_into(input, &mut out).map(|()| out)
+    }
+
+    /// [`Self::format`] into a reused buffer (cleared first).
+    pub(crate) fn format_into(&self, input: &str, out: &mut String) -> Result<(), PhoneError> {
+        out.clear();
+        if self
+            .fast
+            .as_ref()
+            .is_some_and(|f| f.accept_into(input, out))
+        {
+            return Ok(());
         }
-        self.format_slow(input)
+        out.clear();
+        out.push_str(&self.format_slow(input)?);
+        Ok(())
     }
 
     /// `phonenumber`'s answer, ignoring the fast path (the authority, and what tests compare).
@@ -135,7 +149,10 @@ impl FastPath {
             return None;
         }
         let code = meta.country_code();
-        if DATABASE.region(&code).is_none_or(|regions| regions.len() != 1) {
+        if DATABASE
+            .region(&code)
+            .is_none_or(|regions| regions.len() != 1)
+        {
             return None;
         }
         let descriptors = meta.descriptors();
@@ -170,38 +187,53 @@ impl FastPath {
         })
     }
 
-    /// The E.164 form when the input is plainly a valid number of the region; `None` to let
-    /// `phonenumber` decide.
-    fn accept(&self, input: &str) -> Option<String> {
+    /// Writes the E.164 form into `out` when the input is plainly a valid number of the region;
+    /// `false` to let `phonenumber` decide.
+    fn accept_into(&self, input: &str, out: &mut String) -> bool {
         let input = input.trim();
         let plus = input.starts_with('+');
         // A country code split by a separator ("+25-4…") is left to `phonenumber`.
         if plus && !input[1..].starts_with(self.country_code.as_str()) {
-            return None;
+            return false;
         }
-        let mut digits = String::with_capacity(16);
+        // Digits on the stack: numbers longer than this are not plain.
+        let mut buffer = [0u8; 24];
+        let mut len = 0;
         for (i, c) in input.char_indices() {
             match c {
-                '0'..='9' => digits.push(c),
+                '0'..='9' => {
+                    let Some(slot) = buffer.get_mut(len) else {
+                        return false;
+                    };
+                    *slot = c as u8;
+                    len += 1;
+                }
                 '+' if i == 0 => {}
-                ' ' | '-' if !digits.is_empty() => {}
-                _ => return None,
+                ' ' | '-' if len > 0 => {}
+                _ => return false,
             }
         }
+        // Only ASCII digits were stored.
+        let Ok(digits) = std::str::from_utf8(&buffer[..len]) else {
+            return false;
+        };
         let national = if plus {
-            digits.strip_prefix(self.country_code.as_str())?
+            let Some(rest) = digits.strip_prefix(self.country_code.as_str()) else {
+                return false;
+            };
+            rest
         } else {
             if digits.starts_with(self.country_code.as_str())
                 || self
                     .international_prefix
                     .as_ref()
-                    .is_some_and(|idd| idd.is_match(&digits))
+                    .is_some_and(|idd| idd.is_match(digits))
             {
-                return None;
+                return false;
             }
             match &self.national_prefix {
-                Some(prefix) => digits.strip_prefix(prefix.as_str()).unwrap_or(&digits),
-                None => &digits,
+                Some(prefix) => digits.strip_prefix(prefix.as_str()).unwrap_or(digits),
+                None => digits,
             }
         };
         let leftover_prefix = self
@@ -209,12 +241,24 @@ impl FastPath {
             .as_ref()
             .is_some_and(|p| national.starts_with(p.as_str()));
         if leftover_prefix || national.starts_with('0') || !self.general.is_match(national) {
-            return None;
+            return false;
         }
         let valid = self.types.iter().any(|(pattern, lengths)| {
             (lengths.is_empty() || lengths.contains(&national.len())) && pattern.is_match(national)
         });
-        valid.then(|| format!("+{}{national}", self.country_code))
+        if valid {
+            out.push('+');
+            out.push_str(&self.country_code);
+            out.push_str(national);
+        }
+        valid
+    }
+
+    /// [`Self::accept_into`], allocating (for tests).
+    #[cfg(test)]
+    fn accept(&self, input: &str) -> Option<String> {
+        let mut out = String::new();
+        self.accept_into(input, &mut out).then_some(out)
     }
 }
 
@@ -266,7 +310,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
             self.0 >> 33
         }
     }
@@ -276,14 +323,17 @@ mod tests {
     fn fast_path_agrees_with_phonenumber() {
         let mut rng = Lcg(42);
         let separators = ["", " ", "-", "  "];
-        for region in ["KE", "UG", "TZ", "NP", "TG", "CI", "ML", "FR", "IN", "NG", "ZA", "CD"] {
+        for region in [
+            "KE", "UG", "TZ", "NP", "TG", "CI", "ML", "FR", "IN", "NG", "ZA", "CD",
+        ] {
             let rule = PhoneRule::new(region);
             let Some(fast) = &rule.fast else { continue };
             let mut accepted = 0;
             for _ in 0..3_000 {
                 let len = 6 + rng.next() % 8;
-                let mut number: String =
-                    (0..len).map(|_| char::from(b'0' + (rng.next() % 10) as u8)).collect();
+                let mut number: String = (0..len)
+                    .map(|_| char::from(b'0' + (rng.next() % 10) as u8))
+                    .collect();
                 if rng.next() % 3 == 0 {
                     // Mostly-valid numbers: start from the region's example.
                     let meta = DATABASE.by_id(region).unwrap();
@@ -317,8 +367,15 @@ mod tests {
                 }
             }
             // Côte d'Ivoire's numbers start with 0 (kept in E.164): always the slow path.
-            let leading_zero = DATABASE.by_id(region).unwrap().descriptors().mobile().unwrap()
-                .example().unwrap().starts_with('0');
+            let leading_zero = DATABASE
+                .by_id(region)
+                .unwrap()
+                .descriptors()
+                .mobile()
+                .unwrap()
+                .example()
+                .unwrap()
+                .starts_with('0');
             assert!(
                 leading_zero || accepted > 100,
                 "{region}: the fast path accepted only {accepted}"

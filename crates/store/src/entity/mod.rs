@@ -4,6 +4,7 @@
 pub mod audit_event;
 pub mod authz_revision;
 pub mod cht_instance;
+pub mod deployment_config;
 pub mod grant;
 pub mod login_throttle;
 pub mod oidc_identity;
@@ -14,4 +15,6 @@ pub mod place_sync;
 pub mod portal_user;
 pub mod role;
 pub mod session;
+pub mod staged_row;
+pub mod staging_batch;
 pub mod tenant;

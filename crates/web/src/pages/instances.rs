@@ -131,6 +131,10 @@ fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
                         dt { "Last changed" } dd { (instance.updated_at.format("%Y-%m-%d %H:%M UTC")) }
                     }
                 }
+                div.actions {
+                    a.button.secondary href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse places" }
+                    a.button.secondary href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/staging" } { "Stage users" }
+                }
                 h2 { "Connection" }
                 div.card {
                     (connection::report(page.connection))
@@ -328,7 +332,10 @@ fn read_only_page(
             div.card { dl.facts {
                 dt { "Address" } dd { (instance.base_url) }
             } }
-            div.actions { a.button href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse places" } }
+            div.actions {
+                a.button href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse places" }
+                a.button.secondary href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/staging" } { "Stage users" }
+            }
         },
     )
 }

@@ -1,6 +1,7 @@
 pub mod access;
 pub mod account;
 pub mod auth;
+pub mod config;
 pub mod connection;
 pub mod health;
 pub mod home;
@@ -9,4 +10,5 @@ pub mod oidc;
 pub mod places;
 pub mod roles;
 pub mod sign_in;
+pub mod staging;
 pub mod tenants;

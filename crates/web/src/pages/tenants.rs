@@ -229,6 +229,7 @@ fn detail_page(
             nav.actions aria-label="Tenant" {
                 a.button.secondary href={ "/tenants/" (tenant.id) "/access" } { "Access" }
                 @if view.grant_roles { a.button.secondary href={ "/tenants/" (tenant.id) "/roles" } { "Roles" } }
+                @if view.manage_config { a.button.secondary href={ "/tenants/" (tenant.id) "/config" } { "Deployment configuration" } }
                 @if view.manage_config { a.button.secondary href={ "/tenants/" (tenant.id) "/sign-in" } { "Sign-in settings" } }
             }
             h2 { "CHT instances" }
@@ -237,13 +238,14 @@ fn detail_page(
             } @else {
                 div.table-wrap {
                     table {
-                        thead { tr { th { "Name" } th { "Address" } th { "Places" } } }
+                        thead { tr { th { "Name" } th { "Address" } th { "Places" } th { "Staging" } } }
                         tbody {
                             @for instance in &view.instances {
                                 tr {
                                     td { a href={ "/tenants/" (tenant.id) "/instances/" (instance.id) } { (instance.name) } }
                                     td { (instance.base_url) }
                                     td { a href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/places" } { "Browse" } }
+                                    td { a href={ "/tenants/" (tenant.id) "/instances/" (instance.id) "/staging" } { "Stage users" } }
                                 }
                             }
                         }

@@ -38,6 +38,12 @@ pub enum Notice {
     RoleSaved,
     RoleDeleted,
     SignInSaved,
+    ConfigSaved,
+    InstancesImported,
+    RowSaved,
+    RowRemoved,
+    WarningsAcknowledged,
+    Revalidated,
 }
 
 impl Notice {
@@ -59,6 +65,12 @@ impl Notice {
             Self::RoleSaved => "role-saved",
             Self::RoleDeleted => "role-deleted",
             Self::SignInSaved => "sign-in-saved",
+            Self::ConfigSaved => "config-saved",
+            Self::InstancesImported => "instances-imported",
+            Self::RowSaved => "row-saved",
+            Self::RowRemoved => "row-removed",
+            Self::WarningsAcknowledged => "warnings-acknowledged",
+            Self::Revalidated => "revalidated",
         }
     }
 
@@ -83,6 +95,16 @@ impl Notice {
             Self::RoleSaved => "Role saved. Everyone holding it has its new permissions now.",
             Self::RoleDeleted => "Role deleted.",
             Self::SignInSaved => "Sign-in settings saved.",
+            Self::ConfigSaved => "Deployment config checked and saved.",
+            Self::InstancesImported => {
+                "Instances added from the deployment config. Test each one's connection."
+            }
+            Self::RowSaved => "Row saved and checked again.",
+            Self::RowRemoved => "Row removed from the batch.",
+            Self::WarningsAcknowledged => {
+                "Warnings acknowledged: the row will be uploaded despite them."
+            }
+            Self::Revalidated => "Every row was checked again against the current places.",
         }
     }
 }

@@ -1,0 +1,740 @@
+//! Staged batches: the staging engine (`portal-staging`) over the portal database.
+//!
+//! Uploading decodes and validates the file off the async threads, then stores the batch and all
+//! its rows in one transaction. Edits re-validate one row against the same in-memory place index
+//! and keep duplicate warnings among rows current; only the rows whose state changed are written.
+//! Each process keeps recently used place indexes and batches in memory, keyed by the cache
+//! stamp and the batch version, so it never works from a stale copy.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use portal_deploy_config::{ConfigProblem, ContactType, DeploymentConfig, PropertyKind};
+use portal_domain::{AuditAction, InstanceId, TenantId};
+use portal_staging::{
+    Batch, Engine, KnownValues, Limits, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope,
+    StagedRow, Target, Validator,
+};
+use portal_store::staging::{
+    self, BatchChange, BatchInfo, NewBatch, RowRecord, Status, StoredProblem,
+};
+use portal_store::{AuditContext, Db, StoreError, places};
+use serde_json::json;
+
+/// Batches kept in memory per process (the most recently used).
+const CACHED_BATCHES: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("staging task failed: {0}")]
+    Task(String),
+}
+
+/// Why an upload (or a row) was not staged; the message is for the person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "The tenant has no deployment config yet. A national administrator uploads it under Configuration."
+    )]
+    NoConfig,
+    #[error("The deployment config has no user type \"{0}\".")]
+    UnknownType(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Header(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("The row has {given} values but the user type has {expected} columns.")]
+    WrongWidth { given: usize, expected: usize },
+}
+
+/// The operator a change is made for: their audit context and the part of the instance they may
+/// act in.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub ctx: AuditContext,
+    pub scope: Scope,
+    /// The subtree root the operator works in (`None`: the whole instance); new batches are
+    /// anchored there, so colleagues in the same area see them.
+    pub anchor: Option<String>,
+    pub today: NaiveDate,
+}
+
+struct LoadedIndex {
+    stamp: String,
+    index: Arc<PlaceIndex>,
+    /// Raw properties per place type, for `unique` place properties other than the name.
+    properties: Arc<Vec<(String, String, String)>>,
+}
+
+struct LoadedBatch {
+    version: i64,
+    stamp: String,
+    batch: Batch,
+    acknowledged: HashSet<usize>,
+    lines: HashMap<usize, usize>,
+}
+
+#[derive(Default)]
+struct Caches {
+    indexes: HashMap<InstanceId, Arc<LoadedIndex>>,
+    batches: VecDeque<(uuid::Uuid, Arc<tokio::sync::Mutex<LoadedBatch>>)>,
+}
+
+/// The staging service. Cheap to share (put it in an `Arc` or the app state).
+pub struct Staging {
+    db: Db,
+    caches: Mutex<Caches>,
+}
+
+/// A tenant's parsed deployment config with its stored document.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub config: Arc<DeploymentConfig>,
+    pub document: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TenantConfig {
+    /// The user type named `name`.
+    #[must_use]
+    pub fn contact_type(&self, name: &str) -> Option<&ContactType> {
+        self.config.contact_types.iter().find(|t| t.name == name)
+    }
+}
+
+fn to_stored(problems: &[Problem]) -> Vec<StoredProblem> {
+    problems
+        .iter()
+        .map(|p| StoredProblem {
+            kind: format!("{:?}", p.kind),
+            column: p.column.clone(),
+            value: p.value.clone(),
+            message: p.message.clone(),
+            fix: p.fix.clone(),
+        })
+        .collect()
+}
+
+fn record(idx: usize, row: &StagedRow, acknowledged: bool) -> RowRecord {
+    RowRecord {
+        idx: i32::try_from(idx).unwrap_or(i32::MAX),
+        line: i32::try_from(row.line()).unwrap_or(i32::MAX),
+        status: match row.status() {
+            RowStatus::Valid => Status::Valid,
+            RowStatus::Warning => Status::Warning,
+            RowStatus::Error => Status::Error,
+        },
+        raw: row.raw_values().map(str::to_owned).collect(),
+        problems: to_stored(row.problems()),
+        warnings: to_stored(row.warnings()),
+        acknowledged: acknowledged && row.status() == RowStatus::Warning,
+    }
+}
+
+/// Values of `unique` place properties (other than the name, which the index has) held by the
+/// instance's places, so duplicates on the instance are warned about.
+fn known_values(
+    validator: &Validator,
+    contact_type: &ContactType,
+    properties: &[(String, String, String)],
+) -> KnownValues {
+    let mut known = KnownValues::new();
+    let unique: Vec<&str> = contact_type
+        .place_properties
+        .iter()
+        .filter(|p| p.unique.is_some() && p.property_name != "name")
+        .map(|p| p.property_name.as_str())
+        .collect();
+    if unique.is_empty() {
+        return known;
+    }
+    for (id, kind, props) in properties {
+        if *kind != contact_type.name {
+            continue;
+        }
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(props)
+        else {
+            continue;
+        };
+        for name in &unique {
+            if let Some(value) = map.get(*name).and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }) {
+                let normalized = validator.normalize_known(Target::Place, name, &value);
+                known.insert(kind, Target::Place, name, id, &normalized);
+            }
+        }
+    }
+    known
+}
+
+impl Staging {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            caches: Mutex::new(Caches::default()),
+        }
+    }
+
+    fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
+        self.caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The tenant's deployment config, when one was uploaded.
+    pub async fn config(&self, tenant: TenantId) -> Result<Option<TenantConfig>, BatchError> {
+        let Some(stored) = staging::config(&self.db, tenant).await? else {
+            return Ok(None);
+        };
+        // Stored documents passed the check when saved; one that no longer parses (a newer
+        // rule) is reported as absent rather than half-used.
+        Ok(portal_deploy_config::check(stored.document.as_bytes())
+            .ok()
+            .map(|config| TenantConfig {
+                config: Arc::new(config),
+                document: stored.document,
+                updated_at: stored.updated_at,
+            }))
+    }
+
+    /// Validates and stores a config document. `Ok(Err(problems))` when it is not valid.
+    pub async fn save_config(
+        &self,
+        ctx: &AuditContext,
+        tenant: TenantId,
+        document: &str,
+    ) -> Result<Result<DeploymentConfig, Vec<ConfigProblem>>, BatchError> {
+        let config = match portal_deploy_config::check(document.as_bytes()) {
+            Ok(config) => config,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        let summary = json!({
+            "user_types": config.contact_types.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            "domains": config.domains.len(),
+            "bytes": document.len(),
+        });
+        staging::save_config(&self.db, ctx, tenant, document, summary).await?;
+        Ok(Ok(config))
+    }
+
+    async fn index(&self, instance: InstanceId) -> Result<Arc<LoadedIndex>, BatchError> {
+        let stamp = places::cache_stamp(&self.db, instance).await?;
+        if let Some(found) = self.caches().indexes.get(&instance) {
+            if found.stamp == stamp {
+                return Ok(Arc::clone(found));
+            }
+        }
+        let cached = places::all_for_index(&self.db, instance).await?;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut properties = Vec::new();
+            let records: Vec<PlaceRecord> = cached
+                .into_iter()
+                .map(|p| {
+                    if p.properties.len() > 2 {
+                        properties.push((p.id.clone(), p.contact_type.clone(), p.properties));
+                    }
+                    PlaceRecord {
+                        id: p.id,
+                        contact_type: p.contact_type,
+                        name: p.name,
+                        parent_id: p.parent_id,
+                    }
+                })
+                .collect();
+            LoadedIndex {
+                stamp,
+                index: Arc::new(PlaceIndex::new(records)),
+                properties: Arc::new(properties),
+            }
+        })
+        .await
+        .map_err(|e| BatchError::Task(e.to_string()))?;
+        let loaded = Arc::new(loaded);
+        self.caches().indexes.insert(instance, Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// Decodes, validates and stores an upload as a new batch.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload(
+        &self,
+        operator: &Operator,
+        tenant: TenantId,
+        instance: InstanceId,
+        config: &TenantConfig,
+        contact_type: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Result<BatchInfo, Refusal>, BatchError> {
+        let Some(kind) = config.contact_type(contact_type).cloned() else {
+            return Ok(Err(Refusal::UnknownType(contact_type.to_owned())));
+        };
+        let loaded = self.index(instance).await?;
+        let scope = operator.scope.clone();
+        let today = operator.today;
+        let validated = tokio::task::spawn_blocking(
+            move || -> Result<(Vec<RowRecord>, Vec<String>), Refusal> {
+                let table = portal_staging::decode(&bytes, &Limits::default())
+                    .map_err(|e| Refusal::Input(e.to_string()))?;
+                drop(bytes);
+                let validator =
+                    Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
+                let known = known_values(&validator, &kind, &loaded.properties);
+                let engine = Engine::new(Arc::new(validator), Arc::clone(&loaded.index))
+                    .with_known_values(Arc::new(known));
+                let batch = engine
+                    .validate_table(&table, &scope, today)
+                    .map_err(|e| Refusal::Header(e.to_string()))?;
+                let rows = batch.rows().map(|(i, row)| record(i, row, false)).collect();
+                Ok((rows, batch.notices().to_vec()))
+            },
+        )
+        .await
+        .map_err(|e| BatchError::Task(e.to_string()))?;
+        let (rows, notices) = match validated {
+            Ok(done) => done,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let info = staging::create_batch(
+            &self.db,
+            &operator.ctx,
+            NewBatch {
+                tenant_id: tenant,
+                instance_id: instance,
+                contact_type: contact_type.to_owned(),
+                file_name: file_name.to_owned(),
+                anchor_place_id: operator.anchor.clone(),
+                notices,
+            },
+            &rows,
+        )
+        .await?;
+        Ok(Ok(info))
+    }
+
+    /// The batch in memory, rebuilt from the database when this process has no current copy.
+    async fn loaded(
+        &self,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        loaded_index: &Arc<LoadedIndex>,
+        operator: &Operator,
+    ) -> Result<Result<Arc<tokio::sync::Mutex<LoadedBatch>>, Refusal>, BatchError> {
+        let cached = self
+            .caches()
+            .batches
+            .iter()
+            .find(|(id, _)| *id == info.id)
+            .map(|(_, b)| Arc::clone(b));
+        if let Some(cached) = cached {
+            let current = {
+                let guard = cached.lock().await;
+                guard.version == info.version && guard.stamp == loaded_index.stamp
+            };
+            if current {
+                return Ok(Ok(cached));
+            }
+        }
+        let Some(kind) = config.contact_type(&info.contact_type).cloned() else {
+            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
+        };
+        let stored = staging::all_rows(&self.db, info.id).await?;
+        let index = Arc::clone(loaded_index);
+        let scope = operator.scope.clone();
+        let today = operator.today;
+        let (version, stamp) = (info.version, loaded_index.stamp.clone());
+        let built = tokio::task::spawn_blocking(move || -> Result<LoadedBatch, Refusal> {
+            let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
+            let known = known_values(&validator, &kind, &index.properties);
+            let width = validator.columns().len();
+            let engine = Engine::new(Arc::new(validator), Arc::clone(&index.index))
+                .with_known_values(Arc::new(known));
+            let mut rows = Vec::with_capacity(stored.len());
+            let mut acknowledged = HashSet::new();
+            let mut lines = HashMap::new();
+            // Indexes are stable ids: removed rows stay as gaps, so re-validate into place.
+            let mut slots: Vec<Option<StagedRow>> = Vec::new();
+            for r in &stored {
+                let idx = usize::try_from(r.idx).unwrap_or(usize::MAX);
+                let cells: Vec<&str> = r.raw.iter().map(String::as_str).take(width).collect();
+                let row = engine.validate_one(
+                    usize::try_from(r.line).unwrap_or(0),
+                    &cells,
+                    &scope,
+                    today,
+                );
+                if slots.len() <= idx {
+                    slots.resize_with(idx + 1, || None);
+                }
+                slots[idx] = Some(row);
+                if r.acknowledged {
+                    acknowledged.insert(idx);
+                }
+                lines.insert(idx, usize::try_from(r.line).unwrap_or(0));
+            }
+            let mut removed = Vec::new();
+            for (i, slot) in slots.into_iter().enumerate() {
+                match slot {
+                    Some(row) => rows.push(row),
+                    None => {
+                        removed.push(i);
+                        // A placeholder keeps later indexes in place; removed right after.
+                        rows.push(engine.validate_one(0, &[], &Scope::All, today));
+                    }
+                }
+            }
+            let mut batch = engine.batch(rows, Vec::new());
+            for i in removed {
+                batch.remove(i);
+            }
+            Ok(LoadedBatch {
+                version,
+                stamp,
+                batch,
+                acknowledged,
+                lines,
+            })
+        })
+        .await
+        .map_err(|e| BatchError::Task(e.to_string()))?;
+        let built = match built {
+            Ok(built) => Arc::new(tokio::sync::Mutex::new(built)),
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let mut caches = self.caches();
+        caches.batches.retain(|(id, _)| *id != info.id);
+        caches.batches.push_front((info.id, Arc::clone(&built)));
+        caches.batches.truncate(CACHED_BATCHES);
+        Ok(Ok(built))
+    }
+
+    /// Runs `change` on the batch in memory and writes the rows it affected.
+    async fn change<F>(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        action: AuditAction,
+        change: F,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError>
+    where
+        F: FnOnce(
+            &mut LoadedBatch,
+            &Engine,
+        ) -> Result<(Vec<usize>, Vec<usize>, serde_json::Value), Refusal>,
+    {
+        let index = self.index(info.instance_id).await?;
+        let loaded = match self.loaded(info, config, &index, operator).await? {
+            Ok(loaded) => loaded,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let Some(kind) = config.contact_type(&info.contact_type) else {
+            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
+        };
+        let validator = match Validator::new(kind) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(Refusal::Config(e.to_string()))),
+        };
+        let known = known_values(&validator, kind, &index.properties);
+        let mut guard = loaded.lock().await;
+        let engine = Engine::new(Arc::new(validator), Arc::clone(&index.index))
+            .with_known_values(Arc::new(known));
+        let expected_version = guard.version;
+        // From here the copy in memory is ahead of the database; if writing fails it is marked
+        // stale and rebuilt by the next request.
+        let (affected, removed, details) = match change(&mut guard, &engine) {
+            Ok(done) => done,
+            Err(refusal) => {
+                guard.version = -1;
+                return Ok(Err(refusal));
+            }
+        };
+        let upsert: Vec<RowRecord> = affected
+            .iter()
+            .filter_map(|&i| {
+                guard
+                    .batch
+                    .row(i)
+                    .map(|row| record(i, row, guard.acknowledged.contains(&i)))
+            })
+            .collect();
+        let written = staging::apply(
+            &self.db,
+            &operator.ctx,
+            info,
+            BatchChange {
+                action,
+                expected_version,
+                upsert: upsert.clone(),
+                remove: removed
+                    .iter()
+                    .map(|&i| i32::try_from(i).unwrap_or(i32::MAX))
+                    .collect(),
+                details,
+            },
+        )
+        .await;
+        match written {
+            Ok(after) => {
+                guard.version = after.version;
+                Ok(Ok((after, upsert)))
+            }
+            Err(error) => {
+                guard.version = -1;
+                Err(error.into())
+            }
+        }
+    }
+
+    fn width(config: &TenantConfig, info: &BatchInfo) -> Result<usize, Refusal> {
+        let kind = config
+            .contact_type(&info.contact_type)
+            .ok_or_else(|| Refusal::UnknownType(info.contact_type.clone()))?;
+        Ok(Validator::new(kind)
+            .map_err(|e| Refusal::Config(e.to_string()))?
+            .columns()
+            .len())
+    }
+
+    /// Replaces the cells of row `idx` and re-validates it (and the rows it duplicates).
+    pub async fn edit_row(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        idx: usize,
+        raw: Vec<String>,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
+        let width = match Self::width(config, info) {
+            Ok(w) => w,
+            Err(r) => return Ok(Err(r)),
+        };
+        if raw.len() != width {
+            return Ok(Err(Refusal::WrongWidth {
+                given: raw.len(),
+                expected: width,
+            }));
+        }
+        let (scope, today) = (operator.scope.clone(), operator.today);
+        self.change(
+            operator,
+            info,
+            config,
+            AuditAction::StageRowEdited,
+            move |state, engine| {
+                if state.batch.row(idx).is_none() {
+                    return Err(Refusal::Input("That row was removed.".to_owned()));
+                }
+                let line = state.lines.get(&idx).copied().unwrap_or(0);
+                let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
+                let row = engine.validate_one(line, &cells, &scope, today);
+                state.acknowledged.remove(&idx);
+                let affected = state.batch.replace(idx, row);
+                Ok((affected, Vec::new(), json!({ "row": idx, "line": line })))
+            },
+        )
+        .await
+    }
+
+    /// Adds one row typed into the form.
+    pub async fn add_row(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        raw: Vec<String>,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
+        let width = match Self::width(config, info) {
+            Ok(w) => w,
+            Err(r) => return Ok(Err(r)),
+        };
+        if raw.len() != width {
+            return Ok(Err(Refusal::WrongWidth {
+                given: raw.len(),
+                expected: width,
+            }));
+        }
+        let (scope, today) = (operator.scope.clone(), operator.today);
+        self.change(
+            operator,
+            info,
+            config,
+            AuditAction::StageRowAdded,
+            move |state, engine| {
+                let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
+                let line = state.lines.values().copied().max().unwrap_or(1) + 1;
+                let row = engine.validate_one(line, &cells, &scope, today);
+                let (idx, affected) = state.batch.push(row);
+                state.lines.insert(idx, line);
+                Ok((affected, Vec::new(), json!({ "row": idx, "line": line })))
+            },
+        )
+        .await
+    }
+
+    /// Removes row `idx`.
+    pub async fn remove_row(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        idx: usize,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
+        self.change(operator, info, config, AuditAction::StageRowRemoved, move |state, _| {
+            let Some((removed, affected)) = state.batch.remove(idx) else {
+                return Err(Refusal::Input("That row was already removed.".to_owned()));
+            };
+            state.acknowledged.remove(&idx);
+            Ok((
+                affected,
+                vec![idx],
+                json!({ "row": idx, "line": removed.line(), "cells": removed.raw_values().collect::<Vec<_>>() }),
+            ))
+        })
+        .await
+    }
+
+    /// Marks row `idx`'s warnings as seen: it will be uploaded despite them.
+    pub async fn acknowledge(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        idx: usize,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
+        self.change(
+            operator,
+            info,
+            config,
+            AuditAction::StageWarningsAcknowledged,
+            move |state, _| {
+                let Some(row) = state.batch.row(idx) else {
+                    return Err(Refusal::Input("That row was removed.".to_owned()));
+                };
+                let warnings: Vec<String> =
+                    row.warnings().iter().map(|w| w.message.clone()).collect();
+                state.acknowledged.insert(idx);
+                Ok((
+                    vec![idx],
+                    Vec::new(),
+                    json!({ "row": idx, "warnings": warnings }),
+                ))
+            },
+        )
+        .await
+    }
+
+    /// Re-validates every row against the current place cache and the operator's scope.
+    pub async fn revalidate(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
+        let (scope, today) = (operator.scope.clone(), operator.today);
+        self.change(
+            operator,
+            info,
+            config,
+            AuditAction::StageRevalidated,
+            move |state, engine| {
+                let rows: Vec<(usize, StagedRow)> = state
+                    .batch
+                    .rows()
+                    .map(|(i, row)| {
+                        let cells: Vec<&str> = row.raw_values().collect();
+                        (i, engine.validate_one(row.line(), &cells, &scope, today))
+                    })
+                    .collect();
+                let mut affected = Vec::with_capacity(rows.len());
+                for (i, row) in rows {
+                    affected.extend(state.batch.replace(i, row));
+                }
+                affected.sort_unstable();
+                affected.dedup();
+                let rows = affected.len();
+                Ok((affected, Vec::new(), json!({ "rows": rows })))
+            },
+        )
+        .await
+    }
+
+    /// The rows with errors as CSV: the original columns plus an "Errors" column, to fix
+    /// offline and upload again.
+    pub async fn invalid_csv(
+        &self,
+        info: &BatchInfo,
+        config: &TenantConfig,
+    ) -> Result<Result<Vec<u8>, Refusal>, BatchError> {
+        let Some(kind) = config.contact_type(&info.contact_type) else {
+            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
+        };
+        let validator = match Validator::new(kind) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(Refusal::Config(e.to_string()))),
+        };
+        let rows = staging::all_rows(&self.db, info.id).await?;
+        let mut out = Vec::new();
+        {
+            let mut writer = csv::Writer::from_writer(&mut out);
+            let mut header: Vec<&str> = validator
+                .columns()
+                .iter()
+                .map(|c| c.header.as_str())
+                .collect();
+            header.push(portal_staging::ERRORS_HEADER);
+            writer
+                .write_record(&header)
+                .map_err(|e| BatchError::Task(e.to_string()))?;
+            for row in rows.iter().filter(|r| r.status == Status::Error) {
+                let errors: Vec<String> = row
+                    .problems
+                    .iter()
+                    .map(|p| match &p.column {
+                        Some(c) => format!("{c}: {} ({}) {}", p.message, p.value, p.fix),
+                        None => format!("{} {}", p.message, p.fix),
+                    })
+                    .collect();
+                let mut record: Vec<String> = row.raw.clone();
+                record.resize(header.len() - 1, String::new());
+                record.push(errors.join(" | "));
+                writer
+                    .write_record(&record)
+                    .map_err(|e| BatchError::Task(e.to_string()))?;
+            }
+            writer
+                .flush()
+                .map_err(|e| BatchError::Task(e.to_string()))?;
+        }
+        // A BOM so spreadsheet programs on Windows read accented names correctly.
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(out);
+        Ok(Ok(bytes))
+    }
+}
+
+/// Whether `kind` has several roles (a Roles column).
+#[must_use]
+pub fn has_roles_column(kind: &ContactType) -> bool {
+    kind.user_role.len() > 1
+}
+
+/// The properties of `kind` typed `generated` (not columns).
+#[must_use]
+pub fn generated_properties(kind: &ContactType) -> Vec<&str> {
+    kind.place_properties
+        .iter()
+        .chain(&kind.contact_properties)
+        .filter(|p| matches!(p.kind, PropertyKind::Generated { .. }))
+        .map(|p| p.friendly_name.as_str())
+        .collect()
+}

@@ -1,0 +1,477 @@
+//! Deployment configs and staged batches, as stored.
+//!
+//! A staged row keeps its cells as entered (`raw`) — the source of truth — and what its last
+//! validation found (status, problems, warnings), so pages can be filtered and paged in SQL
+//! without validating again. Every change bumps the batch's `version` in the same transaction.
+
+use chrono::{DateTime, Utc};
+use portal_domain::{AuditAction, InstanceId, TargetKind, TenantId};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::access::escape_like;
+use crate::entity::{deployment_config, staged_row, staging_batch};
+use crate::{AuditContext, AuditRecord, Result, StoreError, audit};
+
+/// A tenant's deployment config document, as uploaded or last edited.
+#[derive(Debug, Clone)]
+pub struct StoredConfig {
+    pub document: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn config(db: &DatabaseConnection, tenant: TenantId) -> Result<Option<StoredConfig>> {
+    Ok(deployment_config::Entity::find_by_id(tenant.as_uuid())
+        .one(db)
+        .await?
+        .map(|m| StoredConfig {
+            document: m.document,
+            updated_at: m.updated_at,
+        }))
+}
+
+/// Stores a config document (already validated by the caller), with its audit event.
+pub async fn save_config(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    tenant: TenantId,
+    document: &str,
+    summary: Value,
+) -> Result<()> {
+    let txn = db.begin().await?;
+    deployment_config::Entity::delete_by_id(tenant.as_uuid())
+        .exec(&txn)
+        .await?;
+    deployment_config::ActiveModel {
+        tenant_id: Set(tenant.as_uuid()),
+        document: Set(document.to_owned()),
+        updated_at: Set(ctx.now),
+        updated_by: Set(ctx.actor_user_id.map(|u| u.as_uuid())),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        ctx,
+        AuditRecord::new(AuditAction::DeploymentConfigChanged)
+            .tenant(tenant)
+            .target(TargetKind::Tenant, tenant)
+            .details(summary),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// One problem of a row, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredProblem {
+    pub kind: String,
+    pub column: Option<String>,
+    pub value: String,
+    pub message: String,
+    pub fix: String,
+}
+
+/// Row status as stored and filtered on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Valid,
+    Warning,
+    Error,
+}
+
+impl Status {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "valid" => Some(Self::Valid),
+            "warning" => Some(Self::Warning),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+/// One staged row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRecord {
+    pub idx: i32,
+    pub line: i32,
+    pub status: Status,
+    pub raw: Vec<String>,
+    pub problems: Vec<StoredProblem>,
+    pub warnings: Vec<StoredProblem>,
+    /// The operator has seen the warnings and wants the row uploaded anyway.
+    pub acknowledged: bool,
+}
+
+impl RowRecord {
+    fn active(&self, batch: Uuid) -> staged_row::ActiveModel {
+        let search = self
+            .raw
+            .iter()
+            .map(|c| c.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" \u{1f} ");
+        staged_row::ActiveModel {
+            batch_id: Set(batch),
+            idx: Set(self.idx),
+            line: Set(self.line),
+            status: Set(self.status.as_str().to_owned()),
+            raw: Set(serde_json::to_string(&self.raw).unwrap_or_else(|_| "[]".into())),
+            problems: Set(serde_json::to_string(&self.problems).unwrap_or_else(|_| "[]".into())),
+            warnings: Set(serde_json::to_string(&self.warnings).unwrap_or_else(|_| "[]".into())),
+            acknowledged: Set(self.acknowledged),
+            search: Set(search),
+        }
+    }
+}
+
+impl TryFrom<staged_row::Model> for RowRecord {
+    type Error = StoreError;
+
+    fn try_from(m: staged_row::Model) -> Result<Self> {
+        let unreadable = |what: &str, e: serde_json::Error| {
+            StoreError::Refused(format!(
+                "stored row {} of a batch has unreadable {what}: {e}",
+                m.idx
+            ))
+        };
+        Ok(Self {
+            idx: m.idx,
+            line: m.line,
+            status: Status::parse(&m.status).unwrap_or(Status::Error),
+            raw: serde_json::from_str(&m.raw).map_err(|e| unreadable("cells", e))?,
+            problems: serde_json::from_str(&m.problems).map_err(|e| unreadable("problems", e))?,
+            warnings: serde_json::from_str(&m.warnings).map_err(|e| unreadable("warnings", e))?,
+            acknowledged: m.acknowledged,
+        })
+    }
+}
+
+/// A batch's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchInfo {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub instance_id: InstanceId,
+    pub contact_type: String,
+    pub file_name: String,
+    pub anchor_place_id: Option<String>,
+    pub created_by: Option<portal_domain::UserId>,
+    pub created_by_label: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub valid: i32,
+    pub warning: i32,
+    pub error: i32,
+    pub notices: Vec<String>,
+}
+
+impl BatchInfo {
+    #[must_use]
+    pub const fn total(&self) -> i32 {
+        self.valid + self.warning + self.error
+    }
+}
+
+impl From<staging_batch::Model> for BatchInfo {
+    fn from(m: staging_batch::Model) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: TenantId::from_uuid(m.tenant_id),
+            instance_id: InstanceId::from_uuid(m.instance_id),
+            contact_type: m.contact_type,
+            file_name: m.file_name,
+            anchor_place_id: m.anchor_place_id,
+            created_by: m.created_by.map(portal_domain::UserId::from_uuid),
+            created_by_label: m.created_by_label,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: m.version,
+            valid: m.valid_count,
+            warning: m.warning_count,
+            error: m.error_count,
+            notices: serde_json::from_str(&m.notices).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    pub tenant_id: TenantId,
+    pub instance_id: InstanceId,
+    pub contact_type: String,
+    pub file_name: String,
+    pub anchor_place_id: Option<String>,
+    pub notices: Vec<String>,
+}
+
+/// Rows are written in chunks: within every database's limit on bound parameters.
+const INSERT_CHUNK: usize = 1000;
+
+async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord]) -> Result<()> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        staged_row::Entity::insert_many(chunk.iter().map(|r| r.active(batch)))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn counts(rows: &[RowRecord]) -> (i32, i32, i32) {
+    let count = |s: Status| {
+        i32::try_from(rows.iter().filter(|r| r.status == s).count()).unwrap_or(i32::MAX)
+    };
+    (
+        count(Status::Valid),
+        count(Status::Warning),
+        count(Status::Error),
+    )
+}
+
+/// Stores a new batch and all its rows, with the upload's audit event, in one transaction.
+pub async fn create_batch(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    new: NewBatch,
+    rows: &[RowRecord],
+) -> Result<BatchInfo> {
+    let id = Uuid::now_v7();
+    let (valid, warning, error) = counts(rows);
+    let txn = db.begin().await?;
+    let model = staging_batch::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(new.tenant_id.as_uuid()),
+        instance_id: Set(new.instance_id.as_uuid()),
+        contact_type: Set(new.contact_type.clone()),
+        file_name: Set(new.file_name.chars().take(255).collect()),
+        anchor_place_id: Set(new.anchor_place_id.clone()),
+        created_by: Set(ctx.actor_user_id.map(|u| u.as_uuid())),
+        created_by_label: Set(ctx.actor_label.chars().take(320).collect()),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+        version: Set(1),
+        valid_count: Set(valid),
+        warning_count: Set(warning),
+        error_count: Set(error),
+        notices: Set(serde_json::to_string(&new.notices).unwrap_or_else(|_| "[]".into())),
+    }
+    .insert(&txn)
+    .await?;
+    insert_rows(&txn, id, rows).await?;
+    audit::record(
+        &txn,
+        ctx,
+        AuditRecord::new(AuditAction::StageUploaded)
+            .tenant(new.tenant_id)
+            .target(TargetKind::Batch, id)
+            .details(json!({
+                "instance_id": new.instance_id.to_string(),
+                "contact_type": new.contact_type,
+                "file_name": new.file_name,
+                "rows": rows.len(),
+                "valid": valid,
+                "warning": warning,
+                "error": error,
+            })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model.into())
+}
+
+pub async fn batch(db: &DatabaseConnection, instance: InstanceId, id: Uuid) -> Result<BatchInfo> {
+    staging_batch::Entity::find_by_id(id)
+        .filter(staging_batch::Column::InstanceId.eq(instance.as_uuid()))
+        .one(db)
+        .await?
+        .map(Into::into)
+        .ok_or(StoreError::NotFound("batch"))
+}
+
+/// The instance's batches, newest first.
+pub async fn batches(db: &DatabaseConnection, instance: InstanceId) -> Result<Vec<BatchInfo>> {
+    Ok(staging_batch::Entity::find()
+        .filter(staging_batch::Column::InstanceId.eq(instance.as_uuid()))
+        .order_by_desc(staging_batch::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// Which rows of a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowQuery {
+    pub status: Option<Status>,
+    /// Case-insensitive text any cell contains.
+    pub search: String,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of rows in file order, and how many rows match in all.
+pub async fn rows(
+    db: &DatabaseConnection,
+    batch: Uuid,
+    query: &RowQuery,
+) -> Result<(Vec<RowRecord>, u64)> {
+    let mut condition = Condition::all().add(staged_row::Column::BatchId.eq(batch));
+    if let Some(status) = query.status {
+        condition = condition.add(staged_row::Column::Status.eq(status.as_str()));
+    }
+    let search = query.search.trim().to_lowercase();
+    if !search.is_empty() {
+        condition = condition.add(
+            Expr::col(staged_row::Column::Search)
+                .like(LikeExpr::new(format!("%{}%", escape_like(&search))).escape('\\')),
+        );
+    }
+    let total = staged_row::Entity::find()
+        .filter(condition.clone())
+        .count(db)
+        .await?;
+    let models = staged_row::Entity::find()
+        .filter(condition)
+        .order_by_asc(staged_row::Column::Idx)
+        .offset(query.offset)
+        .limit(query.limit)
+        .all(db)
+        .await?;
+    let rows = models
+        .into_iter()
+        .map(RowRecord::try_from)
+        .collect::<Result<_>>()?;
+    Ok((rows, total))
+}
+
+/// Every row of a batch, in order (to rebuild it in memory, or to export).
+pub async fn all_rows(db: &DatabaseConnection, batch: Uuid) -> Result<Vec<RowRecord>> {
+    staged_row::Entity::find()
+        .filter(staged_row::Column::BatchId.eq(batch))
+        .order_by_asc(staged_row::Column::Idx)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(RowRecord::try_from)
+        .collect()
+}
+
+pub async fn row(db: &DatabaseConnection, batch: Uuid, idx: i32) -> Result<RowRecord> {
+    staged_row::Entity::find_by_id((batch, idx))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound("row"))?
+        .try_into()
+}
+
+/// A change to a batch: rows to write (replacing those with the same index), rows to remove.
+#[derive(Debug, Clone)]
+pub struct BatchChange {
+    pub action: AuditAction,
+    /// The version the change was computed from: if another change landed since, it is refused.
+    pub expected_version: i64,
+    pub upsert: Vec<RowRecord>,
+    pub remove: Vec<i32>,
+    pub details: Value,
+}
+
+/// Applies a change with its audit event, and returns the batch after it. Refused (conflict)
+/// when the batch moved on since `expected_version`.
+pub async fn apply(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    info: &BatchInfo,
+    change: BatchChange,
+) -> Result<BatchInfo> {
+    let txn = db.begin().await?;
+    let bumped = staging_batch::Entity::update_many()
+        .col_expr(
+            staging_batch::Column::Version,
+            Expr::col(staging_batch::Column::Version).add(Expr::val(1)),
+        )
+        .col_expr(staging_batch::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(staging_batch::Column::Id.eq(info.id))
+        .filter(staging_batch::Column::Version.eq(change.expected_version))
+        .exec(&txn)
+        .await?;
+    if bumped.rows_affected == 0 {
+        return Err(StoreError::Conflict(
+            "Someone else changed this batch at the same moment. Reload the page and try again."
+                .to_owned(),
+        ));
+    }
+    let mut touched: Vec<i32> = change.upsert.iter().map(|r| r.idx).collect();
+    touched.extend(&change.remove);
+    if !touched.is_empty() {
+        for chunk in touched.chunks(INSERT_CHUNK) {
+            staged_row::Entity::delete_many()
+                .filter(staged_row::Column::BatchId.eq(info.id))
+                .filter(staged_row::Column::Idx.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    insert_rows(&txn, info.id, &change.upsert).await?;
+    // Counts from the table itself: exact whatever the change touched.
+    let mut counts = [0i32; 3];
+    let grouped: Vec<(String, i64)> = staged_row::Entity::find()
+        .select_only()
+        .column(staged_row::Column::Status)
+        .column_as(staged_row::Column::Idx.count(), "n")
+        .filter(staged_row::Column::BatchId.eq(info.id))
+        .group_by(staged_row::Column::Status)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    for (status, n) in grouped {
+        let slot = match Status::parse(&status) {
+            Some(Status::Valid) => 0,
+            Some(Status::Warning) => 1,
+            _ => 2,
+        };
+        counts[slot] += i32::try_from(n).unwrap_or(i32::MAX);
+    }
+    staging_batch::Entity::update_many()
+        .col_expr(staging_batch::Column::ValidCount, Expr::value(counts[0]))
+        .col_expr(staging_batch::Column::WarningCount, Expr::value(counts[1]))
+        .col_expr(staging_batch::Column::ErrorCount, Expr::value(counts[2]))
+        .filter(staging_batch::Column::Id.eq(info.id))
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        ctx,
+        AuditRecord::new(change.action)
+            .tenant(info.tenant_id)
+            .target(TargetKind::Batch, info.id)
+            .details(change.details),
+    )
+    .await?;
+    let after = staging_batch::Entity::find_by_id(info.id)
+        .one(&txn)
+        .await?
+        .ok_or(StoreError::NotFound("batch"))?;
+    txn.commit().await?;
+    Ok(after.into())
+}

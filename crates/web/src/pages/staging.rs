@@ -1,0 +1,903 @@
+//! Staging: per user type, download a CSV template, upload a CSV or Excel file, or type one row;
+//! then the batch page: counts, filters, search, paging, inline editing with immediate
+//! re-validation, removal, acknowledging warnings, re-validating everything, and exporting the
+//! rows with errors as CSV.
+//!
+//! **Permission**: `stage` somewhere in the instance. Rows are validated within the operator's
+//! scope (a place outside it is reported as outside their area), and a batch is visible to its
+//! author and to colleagues whose scope covers the area it was staged in.
+
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, RawForm, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use portal_access::InstanceView;
+use portal_batches::{Operator, Refusal, TenantConfig};
+use portal_deploy_config::ContactType;
+use portal_domain::Permission;
+use portal_staging::{Scope, Validator};
+use portal_store::places::{self, PlaceFilter};
+use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord, Status};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::authz::Authorized;
+use crate::error::{AppError, AppResult};
+use crate::extract::CurrentUser;
+use crate::views::{self, Notice, NoticeQuery, hidden_csrf};
+
+/// Uploads up to this size (the staging engine's own limit is the same).
+pub const MAX_UPLOAD_BYTES: usize = 32 << 20;
+const PAGE_SIZE: u64 = 50;
+
+fn base(authorized: &Authorized) -> AppResult<String> {
+    let instance = authorized.instance()?;
+    Ok(format!(
+        "/tenants/{}/instances/{}/staging",
+        authorized.tenant.id, instance.id
+    ))
+}
+
+async fn config(state: &AppState, authorized: &Authorized) -> AppResult<TenantConfig> {
+    state
+        .staging
+        .config(authorized.tenant.id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .ok_or_else(|| AppError::BadRequest(Refusal::NoConfig.to_string()))
+}
+
+/// The operator's filter for staging in this instance.
+async fn stage_filter(state: &AppState, authorized: &Authorized) -> AppResult<PlaceFilter> {
+    let instance = authorized.instance()?;
+    let view = state
+        .access
+        .instance_view(
+            &authorized.principal,
+            authorized.tenant.id,
+            instance.id,
+            Some(Permission::Stage),
+            state.clock.now(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(match view {
+        InstanceView::Nothing => PlaceFilter::Subtrees(Vec::new()),
+        InstanceView::Places(filter) => filter,
+    })
+}
+
+async fn operator(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+) -> AppResult<Operator> {
+    let filter = stage_filter(state, authorized).await?;
+    let (scope, anchor) = match filter {
+        PlaceFilter::Everything => (Scope::All, None),
+        PlaceFilter::Subtrees(roots) => (
+            Scope::Within(roots.iter().cloned().collect()),
+            roots.into_iter().next(),
+        ),
+    };
+    Ok(Operator {
+        ctx: current.audit(state),
+        scope,
+        anchor,
+        today: state.clock.now().date_naive(),
+    })
+}
+
+/// A batch the operator may work on: in this instance, and theirs or in their area.
+async fn visible_batch(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    id: &str,
+) -> AppResult<BatchInfo> {
+    let instance = authorized.instance()?;
+    let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound("batch"))?;
+    let info = staging::batch(&state.db, instance.id, id).await?;
+    if visible(state, current, authorized, &info).await? {
+        Ok(info)
+    } else {
+        Err(AppError::Forbidden(
+            "see this batch: it was staged outside your area",
+        ))
+    }
+}
+
+async fn visible(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    info: &BatchInfo,
+) -> AppResult<bool> {
+    if info.created_by == Some(current.user.id) {
+        return Ok(true);
+    }
+    let filter = stage_filter(state, authorized).await?;
+    Ok(match (&filter, &info.anchor_place_id) {
+        (PlaceFilter::Everything, _) => true,
+        (PlaceFilter::Subtrees(_), None) => false,
+        (PlaceFilter::Subtrees(_), Some(anchor)) => {
+            places::get(&state.db, info.instance_id, anchor)
+                .await?
+                .is_some_and(|place| filter.allows(&place))
+        }
+    })
+}
+
+fn status_badge(status: Status, acknowledged: bool) -> Markup {
+    let (class, text) = match (status, acknowledged) {
+        (Status::Valid, _) => ("ok", "valid"),
+        (Status::Warning, true) => ("ok", "warning acknowledged"),
+        (Status::Warning, false) => ("warn", "warning"),
+        (Status::Error, _) => ("error", "error"),
+    };
+    html! { span class={ "badge " (class) } { (text) } }
+}
+
+fn row_id(idx: i32) -> String {
+    format!("row-{idx}")
+}
+
+/// One row of the batch table.
+fn row_view(
+    base: &str,
+    batch: &BatchInfo,
+    csrf: &str,
+    row: &RowRecord,
+    headers: &[String],
+) -> Markup {
+    let row_base = format!("{base}/{}/rows/{}", batch.id, row.idx);
+    html! {
+        tr id=(row_id(row.idx)) {
+            td { (row.line) }
+            td { (status_badge(row.status, row.acknowledged)) }
+            @for (i, _) in headers.iter().enumerate() {
+                @let value = row.raw.get(i).map_or("", String::as_str);
+                @let bad = row.problems.iter().any(|p| p.column.as_deref() == headers.get(i).map(String::as_str));
+                td.invalid[bad] { (value) }
+            }
+            td {
+                @if !row.problems.is_empty() {
+                    ul.problems { @for p in &row.problems {
+                        li { @if let Some(c) = &p.column { strong { (c) } ": " } (p.message) @if !p.value.is_empty() { " (" q { (p.value) } ")" } @if !p.fix.is_empty() { br; span.muted { (p.fix) } } }
+                    } }
+                }
+                @if !row.warnings.is_empty() {
+                    ul.warnings { @for w in &row.warnings {
+                        li { @if let Some(c) = &w.column { strong { (c) } ": " } (w.message) @if !w.fix.is_empty() { br; span.muted { (w.fix) } } }
+                    } }
+                }
+            }
+            td.actions {
+                a.button.secondary href={ (row_base) "/edit" } hx-get={ (row_base) "/edit" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" { "Edit" }
+                @if row.status == Status::Warning && !row.acknowledged {
+                    form method="post" action={ (row_base) "/acknowledge" } hx-post={ (row_base) "/acknowledge" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" {
+                        (hidden_csrf(csrf)) button.secondary type="submit" { "Acknowledge" }
+                    }
+                }
+                form method="post" action={ (row_base) "/remove" } hx-post={ (row_base) "/remove" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" hx-confirm="Remove this row from the batch?" {
+                    (hidden_csrf(csrf)) button.danger type="submit" { "Remove" }
+                }
+            }
+        }
+    }
+}
+
+fn headers_of(kind: &ContactType) -> AppResult<Vec<String>> {
+    let validator = Validator::new(kind).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(validator
+        .columns()
+        .iter()
+        .map(|c| c.header.clone())
+        .collect())
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Markup> {
+    let instance = authorized.instance()?;
+    let base = base(&authorized)?;
+    let config = state
+        .staging
+        .config(authorized.tenant.id)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut batches = Vec::new();
+    for info in staging::batches(&state.db, instance.id).await? {
+        if visible(&state, &current, &authorized, &info).await? {
+            batches.push(info);
+        }
+    }
+    let cache = places::sync_status(&state.db, instance.id).await?;
+    let now = state.clock.now();
+    Ok(views::page(
+        Some(&current),
+        &format!("Staging for {}", instance.name),
+        query.notice,
+        &html! {
+            div.breadcrumbs {
+                a href="/tenants" { "Tenants" } " / "
+                a href={ "/tenants/" (authorized.tenant.id) } { (authorized.tenant.name) } " / "
+                a href={ "/tenants/" (authorized.tenant.id) "/instances/" (instance.id) } { (instance.name) } " / Staging"
+            }
+            h1 { "Stage users for " (instance.name) }
+            @if cache.is_empty() {
+                div.notice.warn { "The portal has not read this instance's places yet, so no hierarchy column can be matched. " a href={ "/tenants/" (authorized.tenant.id) "/instances/" (instance.id) "/places" } { "Refresh the places" } " first." }
+            } @else {
+                p.muted { "Places last read from CHT " (views::age(now, cache.iter().map(|s| s.refreshed_at).min().unwrap_or(now))) ". " a href={ "/tenants/" (authorized.tenant.id) "/instances/" (instance.id) "/places" } { "Refresh" } }
+            }
+            @match &config {
+                None => div.card { p { (Refusal::NoConfig.to_string()) } },
+                Some(config) => {
+                    @for kind in &config.config.contact_types {
+                        div.card {
+                            h2 { (kind.friendly) }
+                            div.actions { a.button.secondary href={ (base) "/template/" (kind.name) } hx-boost="false" download { "Download the CSV template" } }
+                            form method="post" action={ (base) "/upload?_csrf=" (current.csrf_token) } enctype="multipart/form-data" hx-boost="false" {
+                                input type="hidden" name="contact_type" value=(kind.name);
+                                div.field {
+                                    label for={ "file-" (kind.name) } { "CSV or Excel file" }
+                                    input id={ "file-" (kind.name) } type="file" name="file" accept=".csv,.txt,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required;
+                                    div.hint { "UTF-8, Windows or Latin-1 text; comma or semicolon separated; or .xlsx. Columns are matched by name, ignoring case and spacing." }
+                                }
+                                div.actions { button type="submit" { "Upload and check" } }
+                            }
+                            details {
+                                summary { "Or add one " (kind.friendly) " by hand" }
+                                (row_form(&format!("{base}/new-row"), &current.csrf_token, kind, None, &[]))
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Batches" }
+            @if batches.is_empty() {
+                p.muted { "No batches yet." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "File" } th { "User type" } th { "Rows" } th { "Valid" } th { "Warnings" } th { "Errors" } th { "Staged by" } th { "When" } } }
+                    tbody { @for b in &batches {
+                        tr {
+                            td { a href={ (base) "/" (b.id) } { (b.file_name) } }
+                            td { (b.contact_type) }
+                            td { (b.total()) } td { (b.valid) } td { (b.warning) } td { (b.error) }
+                            td { (b.created_by_label) }
+                            td { (views::age(now, b.created_at)) }
+                        }
+                    } }
+                } }
+            }
+        },
+    ))
+}
+
+/// A form with one input per CSV column of `kind`.
+fn row_form(
+    action: &str,
+    csrf: &str,
+    kind: &ContactType,
+    hx_target: Option<&str>,
+    values: &[String],
+) -> Markup {
+    let columns = kind.csv_columns();
+    html! {
+        form method="post" action=(action) hx-post=[hx_target.map(|_| action)] hx-target=[hx_target] hx-swap=[hx_target.map(|_| "outerHTML")] {
+            (hidden_csrf(csrf))
+            input type="hidden" name="contact_type" value=(kind.name);
+            div.grid2 {
+                @for (i, column) in columns.iter().enumerate() {
+                    div.field {
+                        label for={ "cell-" (i) } { (column.header) @if column.required { " *" } }
+                        input id={ "cell-" (i) } type="text" name="cell" value=(values.get(i).map_or("", String::as_str)) autocomplete="off";
+                        div.hint { (column.kind_description) }
+                    }
+                }
+            }
+            div.actions { button type="submit" { "Check and save" } }
+        }
+    }
+}
+
+/// The CSV template of a user type.
+pub async fn template(
+    State(state): State<AppState>,
+    authorized: Authorized,
+    Path((_, _, contact_type)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let config = config(&state, &authorized).await?;
+    let kind = config
+        .contact_type(&contact_type)
+        .ok_or(AppError::NotFound("user type"))?;
+    let mut response = kind.template_csv().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    let disposition = format!(
+        "attachment; filename=\"{}.csv\"",
+        kind.name.replace(['"', '\\', '/'], "_")
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+fn refusal_page(status: StatusCode, refusal: &Refusal) -> Response {
+    views::error_page(status, "Nothing was staged", &refusal.to_string())
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let (mut kind, mut file, mut name) = (String::new(), None, String::new());
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?
+    {
+        match field.name() {
+            Some("contact_type") => kind = field.text().await.unwrap_or_default(),
+            Some("file") => {
+                name = field.file_name().unwrap_or("upload").to_owned();
+                file = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| AppError::BadRequest(format!("The upload could not be read (is it larger than {MAX_UPLOAD_BYTES} bytes?): {e}")))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return Err(AppError::BadRequest(
+            "Choose a CSV or Excel file to upload.".to_owned(),
+        ));
+    };
+    let config = config(&state, &authorized).await?;
+    let operator = operator(&state, &current, &authorized).await?;
+    let instance = authorized.instance()?;
+    match state
+        .staging
+        .upload(
+            &operator,
+            authorized.tenant.id,
+            instance.id,
+            &config,
+            &kind,
+            &name,
+            file.to_vec(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Ok(info) => {
+            Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
+        }
+        Err(refusal) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
+    }
+}
+
+/// Cells of a row form, in column order.
+fn cells(body: &[u8]) -> (String, Vec<String>) {
+    let mut kind = String::new();
+    let mut cells = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match &*key {
+            "contact_type" => kind = value.into_owned(),
+            "cell" => cells.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    (kind, cells)
+}
+
+/// One row typed into the form: a batch of its own.
+pub async fn new_row(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    RawForm(body): RawForm,
+) -> AppResult<Response> {
+    let (kind_name, cells) = cells(&body);
+    let config = config(&state, &authorized).await?;
+    let kind = config
+        .contact_type(&kind_name)
+        .ok_or_else(|| AppError::BadRequest(Refusal::UnknownType(kind_name.clone()).to_string()))?;
+    let headers = headers_of(kind)?;
+    // The same path as a file upload: a one-row CSV.
+    let mut csv = Vec::new();
+    {
+        let mut writer = csv::Writer::from_writer(&mut csv);
+        writer.write_record(&headers).map_err(anyhow::Error::from)?;
+        let mut row = cells;
+        row.resize(headers.len(), String::new());
+        writer.write_record(&row).map_err(anyhow::Error::from)?;
+        writer.flush().map_err(anyhow::Error::from)?;
+    }
+    let operator = operator(&state, &current, &authorized).await?;
+    let instance = authorized.instance()?;
+    match state
+        .staging
+        .upload(
+            &operator,
+            authorized.tenant.id,
+            instance.id,
+            &config,
+            &kind_name,
+            "Entered in the form",
+            csv,
+        )
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Ok(info) => {
+            Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
+        }
+        Err(refusal) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct BatchQuery {
+    notice: Option<Notice>,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: u64,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Path((_, _, batch_id)): Path<(String, String, String)>,
+    Query(query): Query<BatchQuery>,
+) -> AppResult<Markup> {
+    let info = visible_batch(&state, &current, &authorized, &batch_id).await?;
+    let config = config(&state, &authorized).await?;
+    let kind = config
+        .contact_type(&info.contact_type)
+        .ok_or(AppError::NotFound("user type"))?;
+    let headers = headers_of(kind)?;
+    let status = Status::parse(&query.status);
+    let page = query.page.max(1);
+    let (rows, matching) = staging::rows(
+        &state.db,
+        info.id,
+        &RowQuery {
+            status,
+            search: query.q.clone(),
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        },
+    )
+    .await?;
+    let pages = matching.div_ceil(PAGE_SIZE).max(1);
+    let base = base(&authorized)?;
+    let here = format!("{base}/{}", info.id);
+    let link = |status: &str, page: u64| {
+        let q: String = url::form_urlencoded::byte_serialize(query.q.as_bytes()).collect();
+        format!("{here}?status={status}&q={q}&page={page}")
+    };
+    let current_status = status.map_or("", Status::as_str);
+    Ok(views::page(
+        Some(&current),
+        &info.file_name,
+        query.notice,
+        &html! {
+            div.breadcrumbs { a href=(base) { "Staging" } " / " (info.file_name) }
+            h1 { (kind.friendly) ": " (info.file_name) }
+            @for notice in &info.notices { div.notice.warn { (notice) } }
+            nav.filters aria-label="Filter rows" {
+                a.button.secondary[current_status.is_empty()] href=(link("", 1)) { "All " (info.total()) }
+                a.button.secondary href=(link("valid", 1)) aria-current=[(current_status == "valid").then_some("true")] { "Valid " (info.valid) }
+                a.button.secondary href=(link("warning", 1)) aria-current=[(current_status == "warning").then_some("true")] { "Warnings " (info.warning) }
+                a.button.secondary href=(link("error", 1)) aria-current=[(current_status == "error").then_some("true")] { "Errors " (info.error) }
+            }
+            form.search method="get" action=(here) role="search" {
+                input type="hidden" name="status" value=(current_status);
+                label for="q" { "Search the rows" }
+                input #q type="search" name="q" value=(query.q) placeholder="A name, phone or place";
+                button.secondary type="submit" { "Search" }
+            }
+            div.actions {
+                form method="post" action={ (here) "/revalidate" } {
+                    (hidden_csrf(&current.csrf_token))
+                    button.secondary type="submit" { "Check every row again" }
+                }
+                @if info.error > 0 {
+                    a.button.secondary href={ (here) "/invalid.csv" } hx-boost="false" download { "Download the rows with errors (CSV)" }
+                }
+            }
+            p.muted { (matching) " row(s) match. Page " (page) " of " (pages) "." }
+            div.table-wrap { table.batch {
+                thead { tr {
+                    th { "Row" } th { "Status" }
+                    @for h in &headers { th { (h) } }
+                    th { "Problems" } th { span.muted { "Actions" } }
+                } }
+                tbody { @for row in &rows { (row_view(&base, &info, &current.csrf_token, row, &headers)) } }
+            } }
+            nav.pager aria-label="Pages" {
+                @if page > 1 { a.button.secondary href=(link(current_status, page - 1)) { "Previous" } }
+                @if page < pages { a.button.secondary href=(link(current_status, page + 1)) { "Next" } }
+            }
+            details {
+                summary { "Add a row to this batch" }
+                (row_form(&format!("{here}/rows"), &current.csrf_token, kind, None, &[]))
+            }
+        },
+    ))
+}
+
+async fn batch_and_kind(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    batch_id: &str,
+) -> AppResult<(BatchInfo, TenantConfig)> {
+    let info = visible_batch(state, current, authorized, batch_id).await?;
+    let config = config(state, authorized).await?;
+    Ok((info, config))
+}
+
+fn parse_idx(raw: &str) -> AppResult<usize> {
+    raw.parse().map_err(|_| AppError::NotFound("row"))
+}
+
+/// The edit form of a row: a table row for HTMX, a page otherwise.
+pub async fn edit(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id, idx)): Path<(String, String, String, String)>,
+) -> AppResult<Markup> {
+    let (info, config) = batch_and_kind(&state, &current, &authorized, &batch_id).await?;
+    let idx = parse_idx(&idx)?;
+    let kind = config
+        .contact_type(&info.contact_type)
+        .ok_or(AppError::NotFound("user type"))?;
+    let row = staging::row(&state.db, info.id, i32::try_from(idx).unwrap_or(i32::MAX)).await?;
+    let action = format!("{}/{}/rows/{idx}", base(&authorized)?, info.id);
+    let columns = kind.csv_columns();
+    if headers.contains_key("hx-request") {
+        let span = columns.len() + 4;
+        return Ok(html! {
+            tr id=(row_id(row.idx)) {
+                td colspan=(span) {
+                    p { strong { "Row " (row.line) } }
+                    @if !row.problems.is_empty() { ul.problems { @for p in &row.problems { li { @if let Some(c) = &p.column { strong { (c) } ": " } (p.message) " " span.muted { (p.fix) } } } } }
+                    (row_form(&action, &current.csrf_token, kind, Some(&format!("#{}", row_id(row.idx))), &row.raw))
+                }
+            }
+        });
+    }
+    Ok(views::page(
+        Some(&current),
+        "Edit row",
+        None,
+        &html! {
+            h1 { "Row " (row.line) " of " (info.file_name) }
+            @if !row.problems.is_empty() { ul.problems { @for p in &row.problems { li { @if let Some(c) = &p.column { strong { (c) } ": " } (p.message) " " span.muted { (p.fix) } } } } }
+            (row_form(&action, &current.csrf_token, kind, None, &row.raw))
+        },
+    ))
+}
+
+/// Answers a row change: the redrawn row for HTMX (other rows whose warnings changed are sent
+/// out of band), a redirect to the batch otherwise.
+#[allow(clippy::too_many_arguments)]
+fn row_changed(
+    authorized: &Authorized,
+    current: &CurrentUser,
+    headers: &HeaderMap,
+    kind: &ContactType,
+    info: &BatchInfo,
+    idx: usize,
+    changed: &[RowRecord],
+    notice: Notice,
+) -> AppResult<Response> {
+    let base = base(authorized)?;
+    if !headers.contains_key("hx-request") {
+        return Ok(
+            Redirect::to(&format!("{base}/{}?notice={}", info.id, notice.code())).into_response(),
+        );
+    }
+    let columns = headers_of(kind)?;
+    let idx = i32::try_from(idx).unwrap_or(i32::MAX);
+    Ok(html! {
+        @match changed.iter().find(|r| r.idx == idx) {
+            Some(row) => (row_view(&base, info, &current.csrf_token, row, &columns)),
+            // Removed: an empty placeholder takes its place.
+            None => tr id=(row_id(idx)) { td colspan=(columns.len() + 4) { span.muted { "Row removed." } } },
+        }
+        @for other in changed.iter().filter(|r| r.idx != idx) {
+            // Out of band: rows whose duplicate warnings changed with this edit.
+            @let markup = row_view(&base, info, &current.csrf_token, other, &columns);
+            template { (maud::PreEscaped(markup.into_string().replacen("<tr ", "<tr hx-swap-oob=\"true\" ", 1))) }
+        }
+    }
+    .into_response())
+}
+
+async fn apply(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    headers: &HeaderMap,
+    batch_id: &str,
+    idx: Option<usize>,
+    what: Change,
+) -> AppResult<Response> {
+    let (info, config) = batch_and_kind(state, current, authorized, batch_id).await?;
+    let kind = config
+        .contact_type(&info.contact_type)
+        .ok_or(AppError::NotFound("user type"))?
+        .clone();
+    let operator = operator(state, current, authorized).await?;
+    let staging = &state.staging;
+    let (outcome, notice) = match what {
+        Change::Edit(cells) => (
+            staging
+                .edit_row(&operator, &info, &config, idx.unwrap_or(usize::MAX), cells)
+                .await,
+            Notice::RowSaved,
+        ),
+        Change::Add(cells) => (
+            staging.add_row(&operator, &info, &config, cells).await,
+            Notice::RowSaved,
+        ),
+        Change::Remove => (
+            staging
+                .remove_row(&operator, &info, &config, idx.unwrap_or(usize::MAX))
+                .await,
+            Notice::RowRemoved,
+        ),
+        Change::Acknowledge => (
+            staging
+                .acknowledge(&operator, &info, &config, idx.unwrap_or(usize::MAX))
+                .await,
+            Notice::WarningsAcknowledged,
+        ),
+        Change::Revalidate => (
+            staging.revalidate(&operator, &info, &config).await,
+            Notice::Revalidated,
+        ),
+    };
+    match outcome {
+        Ok(Ok((after, changed))) => match idx {
+            Some(idx) => row_changed(
+                authorized, current, headers, &kind, &after, idx, &changed, notice,
+            ),
+            None => Ok(Redirect::to(&format!(
+                "{}/{}?notice={}",
+                base(authorized)?,
+                after.id,
+                notice.code()
+            ))
+            .into_response()),
+        },
+        Ok(Err(refusal)) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
+        Err(portal_batches::BatchError::Store(error)) => Err(error.into()),
+        Err(other) => Err(anyhow::Error::from(other).into()),
+    }
+}
+
+enum Change {
+    Edit(Vec<String>),
+    Add(Vec<String>),
+    Remove,
+    Acknowledge,
+    Revalidate,
+}
+
+pub async fn save_row(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id, idx)): Path<(String, String, String, String)>,
+    RawForm(body): RawForm,
+) -> AppResult<Response> {
+    let idx = parse_idx(&idx)?;
+    let (_, cells) = cells(&body);
+    apply(
+        &state,
+        &current,
+        &authorized,
+        &headers,
+        &batch_id,
+        Some(idx),
+        Change::Edit(cells),
+    )
+    .await
+}
+
+pub async fn add_row(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id)): Path<(String, String, String)>,
+    RawForm(body): RawForm,
+) -> AppResult<Response> {
+    let (_, cells) = cells(&body);
+    let headers_without_htmx = {
+        let mut h = headers.clone();
+        h.remove("hx-request");
+        h
+    };
+    apply(
+        &state,
+        &current,
+        &authorized,
+        &headers_without_htmx,
+        &batch_id,
+        None,
+        Change::Add(cells),
+    )
+    .await
+}
+
+pub async fn remove_row(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id, idx)): Path<(String, String, String, String)>,
+) -> AppResult<Response> {
+    let idx = parse_idx(&idx)?;
+    apply(
+        &state,
+        &current,
+        &authorized,
+        &headers,
+        &batch_id,
+        Some(idx),
+        Change::Remove,
+    )
+    .await
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id, idx)): Path<(String, String, String, String)>,
+) -> AppResult<Response> {
+    let idx = parse_idx(&idx)?;
+    apply(
+        &state,
+        &current,
+        &authorized,
+        &headers,
+        &batch_id,
+        Some(idx),
+        Change::Acknowledge,
+    )
+    .await
+}
+
+pub async fn revalidate(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    headers: HeaderMap,
+    Path((_, _, batch_id)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    apply(
+        &state,
+        &current,
+        &authorized,
+        &headers,
+        &batch_id,
+        None,
+        Change::Revalidate,
+    )
+    .await
+}
+
+/// The rows with errors, as CSV with an "Errors" column.
+pub async fn invalid_csv(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Path((_, _, batch_id)): Path<(String, String, String)>,
+) -> AppResult<Response> {
+    let (info, config) = batch_and_kind(&state, &current, &authorized, &batch_id).await?;
+    let bytes = match state
+        .staging
+        .invalid_csv(&info, &config)
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        Ok(bytes) => bytes,
+        Err(refusal) => return Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"rows-with-errors.csv\""),
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TypeForm {
+    #[serde(default)]
+    contact_type: String,
+}
+
+/// Refreshes one place type of the cache (the hierarchy types of a user type, say).
+pub async fn refresh_type(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    authorized: Authorized,
+    Form(form): Form<TypeForm>,
+) -> AppResult<Response> {
+    let instance = authorized.instance()?;
+    let config = config(&state, &authorized).await?;
+    let known: Vec<String> = config
+        .config
+        .place_types()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let types: Vec<String> = if form.contact_type.is_empty() {
+        known.clone()
+    } else {
+        vec![form.contact_type.clone()]
+    };
+    if !types.iter().all(|t| known.contains(t)) {
+        return Err(AppError::BadRequest(
+            "That is not a place type of the deployment config.".to_owned(),
+        ));
+    }
+    let client = state.cht.for_instance(&state, instance).await?;
+    match portal_place_sync::refresh(
+        &state.db,
+        &current.audit(&state),
+        &client,
+        authorized.tenant.id,
+        instance.id,
+        &types,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}?notice={}",
+            base(&authorized)?,
+            Notice::PlacesRefreshed.code()
+        ))
+        .into_response()),
+        Err(portal_place_sync::SyncError::Store(error)) => Err(error.into()),
+        Err(portal_place_sync::SyncError::Cht(error)) => Ok(views::error_page(
+            StatusCode::BAD_GATEWAY,
+            "Could not read the places",
+            &format!("CHT did not answer as expected, so the cache was left as it was. ({error})"),
+        )),
+    }
+}
