@@ -177,3 +177,103 @@ async fn first_sign_in_then_a_tenant_and_an_instance_in_a_real_browser() {
     assert_eq!(tenants.len(), 1);
     assert_eq!(tenants[0].instance_count, 1);
 }
+
+#[tokio::test]
+async fn a_staged_row_is_fixed_inline_in_a_real_browser() {
+    use crate::world::{World, role};
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    crate::staging::makueni(&app, &w).await;
+    w.person(
+        &app,
+        "national@health.go.ke",
+        w.a,
+        role(portal_domain::BuiltinRole::NationalAdmin),
+        portal_store::access::GrantScope::Tenant,
+    )
+    .await;
+    let config = crate::staging::shared_config("chis-ke.config.json");
+    portal_store::staging::save_config(
+        &app.db,
+        &portal_store::AuditContext::command_line(chrono::Utc::now()),
+        w.a,
+        std::str::from_utf8(&config).unwrap(),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let upload = app.config.data_dir.join("chps.csv");
+    std::fs::write(
+        &upload,
+        "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\
+         Kibwezi,Kalawa,,Mary Wanjiku,0712345678,\n\
+         Kibwezi,Kalawwa,,John Mwangi,0722000111,\n",
+    )
+    .unwrap();
+    let (_driver, browser) = start_browser().await;
+
+    browser
+        .goto(&app.url(&format!("/tenants/{}/instances/{}/staging", w.a, w.i1)))
+        .await
+        .unwrap();
+    fill(&browser, "email", "national@health.go.ke").await;
+    fill(&browser, "password", ADMIN_PASSWORD).await;
+    click_button(&browser, "Sign in").await;
+    wait_for_text(&browser, "Community Health Promoter").await;
+    let file = browser
+        .find(Locator::Css("#file-d_community_health_volunteer_area"))
+        .await
+        .unwrap();
+    file.send_keys(upload.to_str().unwrap()).await.unwrap();
+    browser
+        .form(Locator::Css(
+            "form:has(#file-d_community_health_volunteer_area)",
+        ))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    wait_for_text(
+        &browser,
+        "Cannot find 'CHU' matching 'Kalawwa' under 'Kibwezi'",
+    )
+    .await;
+    wait_for_text(&browser, "Did you mean 'Kalawa Community Health Unit'?").await;
+
+    // Edit in place: HTMX swaps the row for a form, and the saved row back in.
+    browser
+        .find(Locator::Css("#row-1 a.button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let chu = browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#row-1 #cell-1"))
+        .await
+        .unwrap();
+    chu.clear().await.unwrap();
+    chu.send_keys("Kalawa").await.unwrap();
+    browser
+        .find(Locator::Css("#row-1 button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#row-1 .badge.ok"))
+        .await
+        .expect("the fixed row shows as valid without a page load");
+    // The counts followed the edit.
+    wait_for_text(&browser, "Errors 0").await;
+    screenshot(&browser, "staging-row-fixed").await;
+    browser.close().await.unwrap();
+    let event = app.last_audit("stage.row_edited").await;
+    assert_eq!(event.details["row"], 1);
+}

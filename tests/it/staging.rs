@@ -12,7 +12,7 @@ use reqwest::{Client, StatusCode};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, csrf_token, location, page_text};
 use crate::world::{World, role, signed_in};
 
-fn shared_config(name: &str) -> Vec<u8> {
+pub fn shared_config(name: &str) -> Vec<u8> {
     std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("crates/deploy-config/tests/fixtures")
@@ -33,7 +33,7 @@ fn place(id: &str, kind: &str, name: &str, ancestors: &[&str]) -> PlaceRecord {
 
 /// Makueni county: Kibwezi and Makindu sub-counties with their CHUs, in instance I1 (the world's
 /// other places are replaced).
-async fn makueni(app: &TestApp, w: &World) {
+pub async fn makueni(app: &TestApp, w: &World) {
     let records = vec![
         place("makueni", "a_county", "Makueni", &[]),
         place("kibwezi", "b_sub_county", "Kibwezi", &["makueni"]),

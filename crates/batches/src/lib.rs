@@ -495,14 +495,23 @@ impl Staging {
         }
     }
 
-    fn width(config: &TenantConfig, info: &BatchInfo) -> Result<usize, Refusal> {
+    /// A row must have one value per CSV column of its user type.
+    fn check_width(config: &TenantConfig, info: &BatchInfo, raw: &[String]) -> Result<(), Refusal> {
         let kind = config
             .contact_type(&info.contact_type)
             .ok_or_else(|| Refusal::UnknownType(info.contact_type.clone()))?;
-        Ok(Validator::new(kind)
+        let expected = Validator::new(kind)
             .map_err(|e| Refusal::Config(e.to_string()))?
             .columns()
-            .len())
+            .len();
+        if raw.len() == expected {
+            Ok(())
+        } else {
+            Err(Refusal::WrongWidth {
+                given: raw.len(),
+                expected,
+            })
+        }
     }
 
     /// Replaces the cells of row `idx` and re-validates it (and the rows it duplicates).
@@ -514,15 +523,8 @@ impl Staging {
         idx: usize,
         raw: Vec<String>,
     ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        let width = match Self::width(config, info) {
-            Ok(w) => w,
-            Err(r) => return Ok(Err(r)),
-        };
-        if raw.len() != width {
-            return Ok(Err(Refusal::WrongWidth {
-                given: raw.len(),
-                expected: width,
-            }));
+        if let Err(refusal) = Self::check_width(config, info, &raw) {
+            return Ok(Err(refusal));
         }
         let (scope, today) = (operator.scope.clone(), operator.today);
         self.change(
@@ -553,15 +555,8 @@ impl Staging {
         config: &TenantConfig,
         raw: Vec<String>,
     ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        let width = match Self::width(config, info) {
-            Ok(w) => w,
-            Err(r) => return Ok(Err(r)),
-        };
-        if raw.len() != width {
-            return Ok(Err(Refusal::WrongWidth {
-                given: raw.len(),
-                expected: width,
-            }));
+        if let Err(refusal) = Self::check_width(config, info, &raw) {
+            return Ok(Err(refusal));
         }
         let (scope, today) = (operator.scope.clone(), operator.today);
         self.change(

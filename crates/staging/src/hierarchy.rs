@@ -388,6 +388,8 @@ pub(crate) struct LevelSpec {
 pub(crate) struct LevelMap {
     kind: Option<u32>,
     by_key: HashMap<Box<str>, Vec<u32>>,
+    /// Each place's fuzzy key, by place (sorted), for suggestions.
+    fuzzy: Vec<(u32, Box<str>)>,
 }
 
 impl LevelMap {
@@ -397,6 +399,7 @@ impl LevelMap {
         };
         let members = index.members(kind);
         let mut by_key: HashMap<Box<str>, Vec<u32>> = HashMap::with_capacity(members.len() * 2);
+        let mut fuzzy_keys = Vec::with_capacity(members.len());
         let mut scratch = KeyScratch::default();
         for &i in members {
             let (plain, fuzzy) = spec.key.keys(index.name(i), None, &mut scratch);
@@ -404,11 +407,23 @@ impl LevelMap {
             if fuzzy != plain && !fuzzy.is_empty() {
                 by_key.entry(fuzzy.into()).or_default().push(i);
             }
+            fuzzy_keys.push((i, fuzzy.into()));
         }
+        // Members are in index order already, unless staged places came in between.
+        fuzzy_keys.sort_unstable_by_key(|(i, _)| *i);
         Self {
             kind: Some(kind),
             by_key,
+            fuzzy: fuzzy_keys,
         }
+    }
+
+    /// The fuzzy key of place `i`, if it is of this level's type.
+    fn fuzzy_of(&self, i: u32) -> Option<&str> {
+        self.fuzzy
+            .binary_search_by_key(&i, |(p, _)| *p)
+            .ok()
+            .map(|at| &*self.fuzzy[at].1)
     }
 
     /// Places whose name matches `text` by either key, each once, in index order.
@@ -553,6 +568,7 @@ impl Resolver {
         }
 
         // The parent, narrowed by the higher levels through its lineage.
+        let mut parent_ix = None;
         let spec = &self.specs[0];
         let parent_text = text(0);
         if parent_text.is_empty() {
@@ -571,7 +587,7 @@ impl Resolver {
             let by_name = !candidates.is_empty();
             candidates.retain(|&c| {
                 constraints.iter().all(|&k| {
-                    let generations = self.specs[k].level - 1;
+                    let generations = self.specs[k].level.saturating_sub(1);
                     self.index
                         .ancestor(c, generations)
                         .is_some_and(|a| scratch.found[k].binary_search(&a).is_ok())
@@ -579,12 +595,14 @@ impl Resolver {
             });
             let in_lineage = candidates.len();
             candidates.retain(|&c| self.index.in_scope(c, scope));
-            let under = self.under(0, texts, &scratch.found, &resolution).0;
             match candidates.as_slice() {
-                [one] => resolution.levels[0] = Some(self.index.place_ref(*one)),
+                [one] => {
+                    parent_ix = Some(*one);
+                    resolution.levels[0] = Some(self.index.place_ref(*one));
+                }
                 [] if in_lineage > 0 => resolution.problems.push(out_of_scope(spec, parent_text)),
                 [] => {
-                    let root = self.under(0, texts, &scratch.found, &resolution).1;
+                    let (under, root) = self.under(0, texts, &scratch.found, &resolution);
                     let suggestions = self.suggest(0, root, parent_text, scratch);
                     let elsewhere = if by_name && !constraints.is_empty() {
                         self.elsewhere(spec, parent_text, scope, scratch)
@@ -600,6 +618,7 @@ impl Resolver {
                     ));
                 }
                 many => {
+                    let under = self.under(0, texts, &scratch.found, &resolution).0;
                     let empty_higher = self.specs[1..]
                         .iter()
                         .enumerate()
@@ -618,15 +637,13 @@ impl Resolver {
         }
 
         // Higher levels follow from the resolved parent's lineage.
-        if let Some(parent) = &resolution.levels[0] {
-            if let Some(p) = self.index.index_of(parent.id()) {
-                for k in 1..self.specs.len() {
-                    let generations = self.specs[k].level - 1;
-                    resolution.levels[k] = self
-                        .index
-                        .ancestor(p, generations)
-                        .map(|a| self.index.place_ref(a));
-                }
+        if let Some(p) = parent_ix {
+            for k in 1..self.specs.len() {
+                let generations = self.specs[k].level.saturating_sub(1);
+                resolution.levels[k] = self
+                    .index
+                    .ancestor(p, generations)
+                    .map(|a| self.index.place_ref(a));
             }
         } else {
             for &k in &constraints {
@@ -767,12 +784,11 @@ impl Resolver {
                 }
             }
         };
-        let mut keys = KeyScratch::default();
-        let keyed: Vec<(String, u32)> = pool
+        let map = &self.maps[k];
+        let keyed = pool
             .iter()
-            .map(|&i| (spec.key.fuzzy(self.index.name(i), &mut keys).to_owned(), i))
-            .collect();
-        let names: Vec<String> = closest(&fuzzy, keyed.iter().map(|(key, i)| (key.as_str(), *i)))
+            .filter_map(|&i| map.fuzzy_of(i).map(|key| (key, i)));
+        let names: Vec<String> = closest(&fuzzy, keyed)
             .into_iter()
             .map(|i| self.index.name(i).to_owned())
             .collect();
@@ -788,7 +804,7 @@ impl Resolver {
             .zip(&self.maps)
             .skip(k + 1)
             .find(|(_, m)| m.kind == Some(root_kind))
-            .map_or(1, |(s, _)| s.level - self.specs[k].level)
+            .map_or(1, |(s, _)| s.level.saturating_sub(self.specs[k].level))
     }
 
     /// Places of `kind` exactly `depth` generations below `root`; empty if the walk exceeds the

@@ -789,15 +789,17 @@ impl Engine {
                 continue;
             }
             let raw = cell(f);
+            // The resolver reports empty hierarchy cells; a replacement needs no place values.
+            let optional_here = matches!(
+                field.source,
+                ColumnSource::Hierarchy { .. } | ColumnSource::Replacement
+            ) || (replacing && matches!(field.source, ColumnSource::Place(_)));
+            if raw.is_empty() && optional_here {
+                continue;
+            }
             if let Err(invalid) = v.rules[f].check_into(raw, today, &mut w.scratch, value) {
                 value.clear();
-                // The resolver reports empty hierarchy cells; a replacement needs no place values.
-                let skip = invalid.kind == ProblemKind::Required
-                    && (matches!(
-                        field.source,
-                        ColumnSource::Hierarchy { .. } | ColumnSource::Replacement
-                    ) || (replacing && matches!(field.source, ColumnSource::Place(_))));
-                if !skip {
+                if !(optional_here && invalid.kind == ProblemKind::Required) {
                     value_problems.push(Problem::new(
                         invalid.kind,
                         Some(&field.header),

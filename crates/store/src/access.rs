@@ -143,6 +143,17 @@ pub enum Grantee {
     Invite { email: Email, display_name: String },
 }
 
+/// Grants neither revoked nor expired at `now`.
+pub(crate) fn in_force(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(grant::Column::RevokedAt.is_null())
+        .add(
+            Condition::any()
+                .add(grant::Column::ExpiresAt.is_null())
+                .add(grant::Column::ExpiresAt.gt(now)),
+        )
+}
+
 /// The revision every process compares with the one its policies were built from.
 pub async fn revision(db: &impl ConnectionTrait) -> Result<i64> {
     Ok(authz_revision::Entity::find_by_id(1)
@@ -266,12 +277,7 @@ pub async fn delete_role(
     let in_use = grant::Entity::find()
         .filter(grant::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(grant::Column::RoleKey.eq(key.as_str()))
-        .filter(grant::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(grant::Column::ExpiresAt.is_null())
-                .add(grant::Column::ExpiresAt.gt(ctx.now)),
-        )
+        .filter(in_force(ctx.now))
         .count(&txn)
         .await?;
     if in_use > 0 {
@@ -308,12 +314,7 @@ pub async fn active_grants(
 ) -> Result<Vec<Grant>> {
     let models = grant::Entity::find()
         .filter(grant::Column::TenantId.eq(tenant.as_uuid()))
-        .filter(grant::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(grant::Column::ExpiresAt.is_null())
-                .add(grant::Column::ExpiresAt.gt(now)),
-        )
+        .filter(in_force(now))
         .all(db)
         .await?;
     models.into_iter().map(Grant::try_from).collect()
@@ -352,12 +353,7 @@ pub async fn user_tenants(
 ) -> Result<Vec<TenantId>> {
     let mut ids: Vec<TenantId> = grant::Entity::find()
         .filter(grant::Column::UserId.eq(user.as_uuid()))
-        .filter(grant::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(grant::Column::ExpiresAt.is_null())
-                .add(grant::Column::ExpiresAt.gt(now)),
-        )
+        .filter(in_force(now))
         .all(db)
         .await?
         .into_iter()

@@ -342,19 +342,14 @@ async fn membership_refusal(
     user: &portal_user::Model,
     now: DateTime<Utc>,
 ) -> Result<Option<IdentityRefusal>> {
-    use sea_orm::{Condition, PaginatorTrait};
+    use sea_orm::PaginatorTrait;
     if user.is_platform_admin {
         return Ok(Some(IdentityRefusal::PlatformAdmin));
     }
     let grants = grant::Entity::find()
         .filter(grant::Column::TenantId.eq(provider.tenant_id.as_uuid()))
         .filter(grant::Column::UserId.eq(user.id))
-        .filter(grant::Column::RevokedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(grant::Column::ExpiresAt.is_null())
-                .add(grant::Column::ExpiresAt.gt(now)),
-        )
+        .filter(crate::access::in_force(now))
         .count(db)
         .await?;
     Ok((grants == 0).then_some(IdentityRefusal::Unknown))

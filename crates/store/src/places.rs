@@ -64,6 +64,17 @@ pub enum PlaceFilter {
 }
 
 impl PlaceFilter {
+    /// Nothing at all.
+    #[must_use]
+    pub const fn nothing() -> Self {
+        Self::Subtrees(Vec::new())
+    }
+
+    #[must_use]
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, Self::Subtrees(roots) if roots.is_empty())
+    }
+
     fn condition(&self) -> Condition {
         match self {
             Self::Everything => Condition::all(),

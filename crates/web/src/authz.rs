@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use portal_access::{InstanceView, Principal, Target};
 use portal_domain::{InstanceId, Permission, TenantId};
 use portal_store::instances::{self, Instance};
-use portal_store::places::{self, Place};
+use portal_store::places::{self, Place, PlaceFilter};
 use portal_store::tenants::{self, Tenant};
 
 use crate::AppState;
@@ -299,6 +299,31 @@ impl FromRequestParts<AppState> for Authorized {
     }
 }
 
+/// What the person may see of `instance` in the path's tenant — with `permission`, or with any
+/// permission when `None` — as a filter for lists and searches.
+pub async fn place_filter(
+    state: &AppState,
+    authorized: &Authorized,
+    instance: InstanceId,
+    permission: Option<Permission>,
+) -> AppResult<PlaceFilter> {
+    let view = state
+        .access
+        .instance_view(
+            &authorized.principal,
+            authorized.tenant.id,
+            instance,
+            permission,
+            state.clock.now(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(match view {
+        InstanceView::Nothing => PlaceFilter::nothing(),
+        InstanceView::Places(filter) => filter,
+    })
+}
+
 #[must_use]
 pub fn principal(current: &CurrentUser) -> Principal {
     Principal {
@@ -511,22 +536,7 @@ mod tests {
     #[tokio::test]
     async fn every_route_of_the_router_has_an_authorization_rule() {
         let db = portal_store::connect("sqlite::memory:").await.unwrap();
-        let settings = crate::WebSettings {
-            session: portal_store::sessions::SessionPolicy {
-                idle_timeout: chrono::Duration::minutes(30),
-                absolute_timeout: chrono::Duration::hours(12),
-            },
-            throttle: portal_store::throttle::ThrottlePolicy {
-                max_failures_per_account: 5,
-                max_failures_per_address: 50,
-                window: chrono::Duration::minutes(15),
-                lockout: chrono::Duration::minutes(15),
-            },
-            secure: false,
-            behind_proxy: false,
-            production: false,
-            public_origin: None,
-        };
+        let settings = crate::WebSettings::development();
         let state = crate::AppState::new(
             db,
             portal_crypto::MasterKey::generate(),

@@ -26,6 +26,13 @@ pub struct WebSettings {
 }
 
 impl WebSettings {
+    /// Plain HTTP on a loopback address with the default timeouts and limits: for tests and
+    /// benchmarks that run the portal in process.
+    #[must_use]
+    pub fn development() -> Self {
+        Self::from_config(&Config::default())
+    }
+
     #[must_use]
     pub fn from_config(config: &Config) -> Self {
         Self {

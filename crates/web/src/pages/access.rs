@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use maud::{Markup, html};
-use portal_access::{InstanceView, Target};
+use portal_access::Target;
 use portal_domain::{Email, InstanceId, Permission, PermissionSet, RoleKey, UserId};
 use portal_store::access::{self, Grant, GrantListing, GrantScope, Grantee, NewGrant, Role};
 use portal_store::instances::{self, Instance};
@@ -20,7 +20,7 @@ use portal_store::places::{self, Place};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::authz::Authorized;
+use crate::authz::{self, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, hidden_csrf};
@@ -142,18 +142,9 @@ async fn load(
     let roles = access::roles(&state.db, tenant.id).await?;
     let mut grant_instances = Vec::new();
     for instance in instances::list_for_tenant(&state.db, tenant.id).await? {
-        let view = state
-            .access
-            .instance_view(
-                &authorized.principal,
-                tenant.id,
-                instance.id,
-                Some(Permission::Grant),
-                now,
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
-        if view != InstanceView::Nothing {
+        let view =
+            authz::place_filter(state, authorized, instance.id, Some(Permission::Grant)).await?;
+        if !view.is_nothing() {
             grant_instances.push(instance);
         }
     }
@@ -200,21 +191,9 @@ async fn load(
         .cloned();
     let places = match &chosen {
         Some(instance) if query.place_q.trim().chars().count() >= 2 => {
-            let filter = match state
-                .access
-                .instance_view(
-                    &authorized.principal,
-                    tenant.id,
-                    instance.id,
-                    Some(Permission::Grant),
-                    now,
-                )
-                .await
-                .map_err(anyhow::Error::from)?
-            {
-                InstanceView::Places(filter) => filter,
-                InstanceView::Nothing => places::PlaceFilter::Subtrees(Vec::new()),
-            };
+            let filter =
+                authz::place_filter(state, authorized, instance.id, Some(Permission::Grant))
+                    .await?;
             places::search(&state.db, instance.id, &query.place_q, &filter, 25).await?
         }
         _ => Vec::new(),

@@ -307,13 +307,43 @@ pub async fn login(
         }
     };
 
-    // Rotate: whatever session this browser had ends, and a new id is issued.
-    if let Some(previous) = &session.0.0 {
-        sessions::delete(&state.db, &previous.id_digest).await?;
-    }
     throttle::reset(&state.db, &keys[0]).await?;
     for key in &keys[1..] {
         throttle::refund(&state.db, key, &policy).await?;
+    }
+    let jar = begin_session(
+        &state,
+        jar,
+        &meta,
+        &session,
+        &user,
+        sessions::SignInMethod::Password,
+        AuditRecord::new(AuditAction::LoginSucceeded).details(json!({ "method": "password" })),
+    )
+    .await?
+    .remove(removal_cookie(pre_session_cookie_name(secure), secure));
+    let target = if user.password_must_change {
+        "/account/password".to_owned()
+    } else {
+        next
+    };
+    Ok((jar, Redirect::to(&target)).into_response())
+}
+
+/// Signs `user` in: whatever session this browser had ends (the id is rotated), a new one is
+/// issued, and the sign-in is recorded with `event` (the actor and target are filled in here).
+pub(super) async fn begin_session(
+    state: &AppState,
+    jar: CookieJar,
+    meta: &RequestMeta,
+    session: &SessionSlot,
+    user: &users::User,
+    method: sessions::SignInMethod,
+    event: AuditRecord,
+) -> AppResult<CookieJar> {
+    let now = state.clock.now();
+    if let Some(previous) = &session.0 {
+        sessions::delete(&state.db, &previous.id_digest).await?;
     }
     let new_session = sessions::create(
         &state.db,
@@ -322,30 +352,17 @@ pub async fn login(
         now,
         meta.client_address.clone(),
         meta.user_agent.clone(),
-        sessions::SignInMethod::Password,
+        method,
     )
     .await?;
     users::record_login(&state.db, user.id, now).await?;
-    let mut ctx = anonymous;
-    ctx.actor_user_id = Some(user.id);
-    ctx.actor_label.clone_from(&user.email);
     audit::record(
         &state.db,
-        &ctx,
-        AuditRecord::new(AuditAction::LoginSucceeded).target(TargetKind::User, user.id),
+        &audit_context(state, meta, Some(user)),
+        event.target(TargetKind::User, user.id),
     )
     .await?;
-
-    let cookie = session_cookie(secure, &new_session.token);
-    let jar = jar
-        .add(cookie)
-        .remove(removal_cookie(pre_session_cookie_name(secure), secure));
-    let target = if user.password_must_change {
-        "/account/password".to_owned()
-    } else {
-        next
-    };
-    Ok((jar, Redirect::to(&target)).into_response())
+    Ok(jar.add(session_cookie(state.settings.secure, &new_session.token)))
 }
 
 pub async fn logout(

@@ -218,34 +218,18 @@ pub async fn upload(
     State(state): State<AppState>,
     current: CurrentUser,
     authorized: Authorized,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> AppResult<Response> {
-    let mut bytes = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?
-    {
-        if field.name() == Some("file") {
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
-            bytes = Some(data);
-        }
-    }
-    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
-        return Err(AppError::BadRequest(
-            "Choose the config file to upload.".to_owned(),
-        ));
-    };
+    let bytes = views::read_upload(multipart, "Choose the config file to upload.")
+        .await?
+        .file;
     if bytes.len() > MAX_CONFIG_BYTES {
         return Err(AppError::BadRequest(format!(
             "The file is {} bytes; a deployment config is at most {MAX_CONFIG_BYTES} bytes.",
             bytes.len()
         )));
     }
-    let Ok(document) = String::from_utf8(bytes.to_vec()) else {
+    let Ok(document) = String::from_utf8(bytes) else {
         let problems = vec![ConfigProblem {
             path: "$".to_owned(),
             reason: "the file is not UTF-8 text; save it as UTF-8 JSON".to_owned(),

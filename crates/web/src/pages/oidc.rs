@@ -12,14 +12,14 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::Duration;
 use portal_crypto::Token;
-use portal_domain::{AuditAction, Email, TargetKind};
+use portal_domain::{AuditAction, Email};
 use portal_oidc::{OidcError, ProviderSettings};
 use portal_store::oidc::{self, IdentityRefusal, PendingLogin, Provider};
-use portal_store::{AuditRecord, audit, sessions, users};
+use portal_store::{AuditRecord, audit, sessions};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{removal_cookie, safe_next, session_cookie};
+use super::auth::{begin_session, removal_cookie, safe_next};
 use super::sign_in::redirect_uri;
 use crate::AppState;
 use crate::context::{RequestMeta, SessionSlot};
@@ -276,34 +276,19 @@ pub async fn callback(
         }
     };
 
-    if let Some(previous) = &session.0.0 {
-        sessions::delete(&state.db, &previous.id_digest).await?;
-    }
-    let new_session = sessions::create(
-        &state.db,
-        user.id,
-        state.settings.session,
-        now,
-        meta.client_address.clone(),
-        meta.user_agent.clone(),
+    let jar = begin_session(
+        &state,
+        jar,
+        &meta,
+        &session,
+        &user,
         sessions::SignInMethod::Oidc {
             provider_id: provider.id,
         },
-    )
-    .await?;
-    users::record_login(&state.db, user.id, now).await?;
-    let mut ctx = anonymous.clone();
-    ctx.actor_user_id = Some(user.id);
-    ctx.actor_label.clone_from(&user.email);
-    audit::record(
-        &state.db,
-        &ctx,
         AuditRecord::new(AuditAction::LoginSucceeded)
             .tenant(provider.tenant_id)
-            .target(TargetKind::User, user.id)
             .details(json!({ "method": "oidc", "provider_id": provider.id.to_string() })),
     )
     .await?;
-    let jar = jar.add(session_cookie(secure, &new_session.token));
     Ok((jar, Redirect::to(&pending.next_path)).into_response())
 }

@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_access::InstanceView;
 use portal_domain::Permission;
 use portal_store::instances::Instance;
 use portal_store::places::{self, Place, PlaceFilter};
@@ -17,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
-use crate::authz::Authorized;
+use crate::authz::{self, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, Notice, NoticeQuery, hidden_csrf};
@@ -39,21 +38,7 @@ pub async fn filter(
     authorized: &Authorized,
     instance: &Instance,
 ) -> AppResult<PlaceFilter> {
-    let view = state
-        .access
-        .instance_view(
-            &authorized.principal,
-            authorized.tenant.id,
-            instance.id,
-            None,
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(match view {
-        InstanceView::Nothing => PlaceFilter::Subtrees(Vec::new()),
-        InstanceView::Places(filter) => filter,
-    })
+    authz::place_filter(state, authorized, instance.id, None).await
 }
 
 async fn can_refresh(
@@ -61,18 +46,11 @@ async fn can_refresh(
     authorized: &Authorized,
     instance: &Instance,
 ) -> AppResult<bool> {
-    Ok(state
-        .access
-        .instance_view(
-            &authorized.principal,
-            authorized.tenant.id,
-            instance.id,
-            Some(Permission::Stage),
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?
-        != InstanceView::Nothing)
+    Ok(
+        !authz::place_filter(state, authorized, instance.id, Some(Permission::Stage))
+            .await?
+            .is_nothing(),
+    )
 }
 
 fn place_list(base: &str, list: &[Place]) -> Markup {
@@ -307,13 +285,30 @@ pub async fn refresh(
     current: CurrentUser,
     authorized: Authorized,
 ) -> AppResult<Response> {
+    let back = format!("{}/places", base(&authorized, authorized.instance()?));
+    refresh_cache(&state, &current, &authorized, None, &back).await
+}
+
+/// Reads `types` (every place type of the instance when `None`) from CHT into the cache, then
+/// goes back to `back` with a notice; a CHT failure leaves the cache as it was and says so.
+pub async fn refresh_cache(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    types: Option<Vec<String>>,
+    back: &str,
+) -> AppResult<Response> {
     let instance = authorized.instance()?;
-    let client = state.cht.for_instance(&state, instance).await?;
-    let outcome = match portal_place_sync::place_types(&client).await {
+    let client = state.cht.for_instance(state, instance).await?;
+    let types = match types {
+        Some(types) => Ok(types),
+        None => portal_place_sync::place_types(&client).await,
+    };
+    let outcome = match types {
         Ok(types) => {
             portal_place_sync::refresh(
                 &state.db,
-                &current.audit(&state),
+                &current.audit(state),
                 &client,
                 authorized.tenant.id,
                 instance.id,
@@ -324,12 +319,10 @@ pub async fn refresh(
         Err(error) => Err(error.into()),
     };
     match outcome {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "{}/places?notice={}",
-            base(&authorized, instance),
-            Notice::PlacesRefreshed.code()
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("{back}?notice={}", Notice::PlacesRefreshed.code()))
+                .into_response(),
+        ),
         Err(portal_place_sync::SyncError::Store(error)) => Err(error.into()),
         Err(portal_place_sync::SyncError::Cht(error)) => Ok(views::error_page(
             StatusCode::BAD_GATEWAY,

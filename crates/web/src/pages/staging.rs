@@ -12,7 +12,6 @@ use axum::extract::{Multipart, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_access::InstanceView;
 use portal_batches::{Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
 use portal_domain::Permission;
@@ -22,7 +21,7 @@ use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord, Status};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::authz::Authorized;
+use crate::authz::{self, Authorized};
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, Notice, NoticeQuery, hidden_csrf};
@@ -51,21 +50,7 @@ async fn config(state: &AppState, authorized: &Authorized) -> AppResult<TenantCo
 /// The operator's filter for staging in this instance.
 async fn stage_filter(state: &AppState, authorized: &Authorized) -> AppResult<PlaceFilter> {
     let instance = authorized.instance()?;
-    let view = state
-        .access
-        .instance_view(
-            &authorized.principal,
-            authorized.tenant.id,
-            instance.id,
-            Some(Permission::Stage),
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(match view {
-        InstanceView::Nothing => PlaceFilter::Subtrees(Vec::new()),
-        InstanceView::Places(filter) => filter,
-    })
+    authz::place_filter(state, authorized, instance.id, Some(Permission::Stage)).await
 }
 
 async fn operator(
@@ -183,6 +168,29 @@ fn row_view(
                 form method="post" action={ (row_base) "/remove" } hx-post={ (row_base) "/remove" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" hx-confirm="Remove this row from the batch?" {
                     (hidden_csrf(csrf)) button.danger type="submit" { "Remove" }
                 }
+            }
+        }
+    }
+}
+
+fn page_link(here: &str, status: &str, q: &str, page: u64) -> String {
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    format!("{here}?status={status}&q={q}&page={page}")
+}
+
+/// The counts per status, each a filter link. `oob`: sent along with a changed row, so the
+/// counts follow an inline edit.
+fn counts_nav(here: &str, info: &BatchInfo, current: &str, q: &str, oob: bool) -> Markup {
+    let filters = [
+        ("", "All", info.total()),
+        ("valid", "Valid", info.valid),
+        ("warning", "Warnings", info.warning),
+        ("error", "Errors", info.error),
+    ];
+    html! {
+        nav #batch-counts.filters aria-label="Filter rows" hx-swap-oob=[oob.then_some("true")] {
+            @for (status, label, count) in filters {
+                a.button.secondary href=(page_link(here, status, q, 1)) aria-current=[(current == status).then_some("true")] { (label) " " (count) }
             }
         }
     }
@@ -340,33 +348,11 @@ pub async fn upload(
     State(state): State<AppState>,
     current: CurrentUser,
     authorized: Authorized,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> AppResult<Response> {
-    let (mut kind, mut file, mut name) = (String::new(), None, String::new());
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?
-    {
-        match field.name() {
-            Some("contact_type") => kind = field.text().await.unwrap_or_default(),
-            Some("file") => {
-                name = field.file_name().unwrap_or("upload").to_owned();
-                file = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|e| AppError::BadRequest(format!("The upload could not be read (is it larger than {MAX_UPLOAD_BYTES} bytes?): {e}")))?,
-                );
-            }
-            _ => {}
-        }
-    }
-    let Some(file) = file.filter(|f| !f.is_empty()) else {
-        return Err(AppError::BadRequest(
-            "Choose a CSV or Excel file to upload.".to_owned(),
-        ));
-    };
+    let upload = views::read_upload(multipart, "Choose a CSV or Excel file to upload.").await?;
+    let kind = upload.field("contact_type");
+    let (name, file) = (upload.file_name, upload.file);
     let config = config(&state, &authorized).await?;
     let operator = operator(&state, &current, &authorized).await?;
     let instance = authorized.instance()?;
@@ -379,7 +365,7 @@ pub async fn upload(
             &config,
             &kind,
             &name,
-            file.to_vec(),
+            file,
         )
         .await
         .map_err(anyhow::Error::from)?
@@ -491,10 +477,7 @@ pub async fn show(
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
     let base = base(&authorized)?;
     let here = format!("{base}/{}", info.id);
-    let link = |status: &str, page: u64| {
-        let q: String = url::form_urlencoded::byte_serialize(query.q.as_bytes()).collect();
-        format!("{here}?status={status}&q={q}&page={page}")
-    };
+    let link = |status: &str, page: u64| page_link(&here, status, &query.q, page);
     let current_status = status.map_or("", Status::as_str);
     Ok(views::page(
         Some(&current),
@@ -504,12 +487,7 @@ pub async fn show(
             div.breadcrumbs { a href=(base) { "Staging" } " / " (info.file_name) }
             h1 { (kind.friendly) ": " (info.file_name) }
             @for notice in &info.notices { div.notice.warn { (notice) } }
-            nav.filters aria-label="Filter rows" {
-                a.button.secondary[current_status.is_empty()] href=(link("", 1)) { "All " (info.total()) }
-                a.button.secondary href=(link("valid", 1)) aria-current=[(current_status == "valid").then_some("true")] { "Valid " (info.valid) }
-                a.button.secondary href=(link("warning", 1)) aria-current=[(current_status == "warning").then_some("true")] { "Warnings " (info.warning) }
-                a.button.secondary href=(link("error", 1)) aria-current=[(current_status == "error").then_some("true")] { "Errors " (info.error) }
-            }
+            (counts_nav(&here, &info, current_status, &query.q, false))
             form.search method="get" action=(here) role="search" {
                 input type="hidden" name="status" value=(current_status);
                 label for="q" { "Search the rows" }
@@ -628,6 +606,9 @@ fn row_changed(
             // Removed: an empty placeholder takes its place.
             None => tr id=(row_id(idx)) { td colspan=(columns.len() + 4) { span.muted { "Row removed." } } },
         }
+        // In a <template>: the response is parsed in a table's context, where a <nav> would be
+        // dropped.
+        template { (counts_nav(&format!("{base}/{}", info.id), info, "", "", true)) }
         @for other in changed.iter().filter(|r| r.idx != idx) {
             // Out of band: rows whose duplicate warnings changed with this edit.
             @let markup = row_view(&base, info, &current.csrf_token, other, &columns);
@@ -858,7 +839,6 @@ pub async fn refresh_type(
     authorized: Authorized,
     Form(form): Form<TypeForm>,
 ) -> AppResult<Response> {
-    let instance = authorized.instance()?;
     let config = config(&state, &authorized).await?;
     let known: Vec<String> = config
         .config
@@ -876,28 +856,12 @@ pub async fn refresh_type(
             "That is not a place type of the deployment config.".to_owned(),
         ));
     }
-    let client = state.cht.for_instance(&state, instance).await?;
-    match portal_place_sync::refresh(
-        &state.db,
-        &current.audit(&state),
-        &client,
-        authorized.tenant.id,
-        instance.id,
-        &types,
+    super::places::refresh_cache(
+        &state,
+        &current,
+        &authorized,
+        Some(types),
+        &base(&authorized)?,
     )
     .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "{}?notice={}",
-            base(&authorized)?,
-            Notice::PlacesRefreshed.code()
-        ))
-        .into_response()),
-        Err(portal_place_sync::SyncError::Store(error)) => Err(error.into()),
-        Err(portal_place_sync::SyncError::Cht(error)) => Ok(views::error_page(
-            StatusCode::BAD_GATEWAY,
-            "Could not read the places",
-            &format!("CHT did not answer as expected, so the cache was left as it was. ({error})"),
-        )),
-    }
 }

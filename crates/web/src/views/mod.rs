@@ -164,6 +164,59 @@ pub fn page(
     }
 }
 
+/// A `multipart/form-data` form with one file.
+pub struct Upload {
+    pub file_name: String,
+    pub file: Vec<u8>,
+    fields: Vec<(String, String)>,
+}
+
+impl Upload {
+    /// A text field's value ("" when absent).
+    #[must_use]
+    pub fn field(&self, name: &str) -> String {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads an upload form: the `file` field and the text fields. `missing` is the message when no
+/// (or an empty) file was sent.
+pub async fn read_upload(
+    mut multipart: axum::extract::Multipart,
+    missing: &str,
+) -> Result<Upload, crate::error::AppError> {
+    use crate::error::AppError;
+    let unreadable = |e: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!(
+            "The upload could not be read ({e}). If the file is very large, split it."
+        ))
+    };
+    let mut upload = Upload {
+        file_name: String::new(),
+        file: Vec::new(),
+        fields: Vec::new(),
+    };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            upload.file_name = field.file_name().unwrap_or("upload").to_owned();
+            upload.file = field.bytes().await.map_err(unreadable)?.to_vec();
+        } else {
+            upload
+                .fields
+                .push((name, field.text().await.map_err(unreadable)?));
+        }
+    }
+    if upload.file.is_empty() {
+        return Err(AppError::BadRequest(missing.to_owned()));
+    }
+    Ok(upload)
+}
+
 /// How long ago `then` was, in words ("just now", "5 minutes ago", "3 days ago").
 #[must_use]
 pub fn age(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {

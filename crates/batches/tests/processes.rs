@@ -1,0 +1,157 @@
+//! Two portal processes working on one batch through one database: each sees the other's
+//! changes, and an in-memory copy is never used once the batch has moved on.
+
+use chrono::Utc;
+use portal_batches::{Operator, Staging};
+use portal_crypto::MasterKey;
+use portal_domain::{BaseUrl, InstanceName, ServiceUsername, TenantName, TenantSlug};
+use portal_staging::Scope;
+use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_store::places::{self, PlaceRecord};
+use portal_store::staging::{self, Status};
+use portal_store::{AuditContext, tenants};
+
+const CONFIG: &str = include_str!("../../deploy-config/tests/fixtures/chis-ke.config.json");
+const CHP: &str = "d_community_health_volunteer_area";
+
+fn place(id: &str, kind: &str, name: &str, ancestors: &[&str]) -> PlaceRecord {
+    PlaceRecord {
+        id: id.into(),
+        contact_type: kind.into(),
+        name: name.into(),
+        ancestors: ancestors.iter().map(|s| (*s).to_owned()).collect(),
+        properties: serde_json::Map::new(),
+    }
+}
+
+#[tokio::test]
+async fn edits_from_two_processes_land_on_the_current_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let db = portal_store::connect(&url).await.unwrap();
+    portal_store::migrate(&db).await.unwrap();
+    let ctx = AuditContext::command_line(Utc::now());
+    let tenant = tenants::create(
+        &db,
+        &ctx,
+        &TenantSlug::parse("ke").unwrap(),
+        &TenantName::parse("Kenya").unwrap(),
+    )
+    .await
+    .unwrap()
+    .id;
+    let instance = instances::create(
+        &db,
+        &ctx,
+        &MasterKey::generate(),
+        tenant,
+        &InstanceFields {
+            name: InstanceName::parse("Makueni").unwrap(),
+            base_url: BaseUrl::parse("https://makueni.example.org").unwrap(),
+            service_username: ServiceUsername::parse("portal").unwrap(),
+            service_password: Some(ServicePassword::parse("service-password").unwrap()),
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    places::replace_types(
+        &db,
+        &ctx,
+        tenant,
+        instance,
+        &["b_sub_county".into(), "c_community_health_unit".into()],
+        vec![
+            place("kibwezi", "b_sub_county", "Kibwezi", &[]),
+            place(
+                "kalawa",
+                "c_community_health_unit",
+                "Kalawa Community Health Unit",
+                &["kibwezi"],
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let first = Staging::new(db.clone());
+    let second = Staging::new(db.clone());
+    first
+        .save_config(&ctx, tenant, CONFIG)
+        .await
+        .unwrap()
+        .unwrap();
+    let config = first.config(tenant).await.unwrap().unwrap();
+    let operator = Operator {
+        ctx: ctx.clone(),
+        scope: Scope::All,
+        anchor: None,
+        today: Utc::now().date_naive(),
+    };
+    let csv = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\
+               Kibwezi,Kalawa,,Mary Wanjiku,0712345678,\n\
+               Kibwezi,Kalawwa,,John Mwangi,0712345678,\n";
+    let info = first
+        .upload(
+            &operator,
+            tenant,
+            instance,
+            &config,
+            CHP,
+            "x.csv",
+            csv.as_bytes().to_vec(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((info.valid, info.warning, info.error), (0, 1, 1));
+
+    // The second process fixes row 1's CHU; it has no copy yet, so it builds one.
+    let cells = |chu: &str, phone: &str| {
+        ["Kibwezi", chu, "", "John Mwangi", phone, ""]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let (after, _) = second
+        .edit_row(&operator, &info, &config, 1, cells("Kalawa", "0712345678"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.valid, after.warning, after.error),
+        (0, 2, 0),
+        "both share a phone now"
+    );
+
+    // The first process still holds the batch as uploaded; working from the old header is
+    // refused rather than overwriting the other change.
+    let stale = first
+        .edit_row(&operator, &info, &config, 1, cells("Kalawa", "0799000111"))
+        .await;
+    assert!(
+        stale.is_err(),
+        "an edit computed from an old version must not land"
+    );
+    // With the current header it rebuilds its copy and its edit lands on top.
+    let current = staging::batch(&db, instance, info.id).await.unwrap();
+    let (after, changed) = first
+        .edit_row(
+            &operator,
+            &current,
+            &config,
+            1,
+            cells("Kalawa", "0799000111"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((after.valid, after.warning, after.error), (2, 0, 0));
+    assert_eq!(
+        changed.len(),
+        2,
+        "the other row's duplicate warning went too"
+    );
+    let rows = staging::all_rows(&db, info.id).await.unwrap();
+    assert!(rows.iter().all(|r| r.status == Status::Valid));
+    assert_eq!(rows[1].raw[1], "Kalawa");
+}
