@@ -34,7 +34,7 @@ enum StagingBatches {
     InstanceId,
     ContactType,
     FileName,
-    AnchorPlaceId,
+    Anchors,
     CreatedBy,
     CreatedByLabel,
     CreatedAt,
@@ -83,8 +83,8 @@ impl MigrationTrait for Migration {
             )
             .await?;
 
-        // `anchor_place_id`: the subtree the batch was staged in (none: the whole instance);
-        // colleagues whose scope covers it see the batch. `version` moves with every change so
+        // `anchors`: the subtrees the batch was staged in, a JSON array of place ids (empty: the
+        // whole instance); a colleague whose scope covers every one of them sees the batch. `version` moves with every change so
         // a process holding the batch in memory knows to reload it.
         manager
             .create_table(
@@ -95,7 +95,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(StagingBatches::InstanceId))
                     .col(string_len(StagingBatches::ContactType, 100))
                     .col(string_len(StagingBatches::FileName, 255))
-                    .col(string_len_null(StagingBatches::AnchorPlaceId, 200))
+                    .col(string_len_null(StagingBatches::Anchors, 200))
                     .col(uuid_null(StagingBatches::CreatedBy))
                     .col(string_len(StagingBatches::CreatedByLabel, 320))
                     .col(timestamp_with_time_zone(StagingBatches::CreatedAt))

@@ -29,6 +29,8 @@ enum Expect {
     Revoke,
     /// A staged batch of the instance, staged for the whole instance: `stage` on the instance.
     StagedBatch,
+    /// `grant` anywhere in the tenant.
+    ManagesAccess,
 }
 
 use Expect::*;
@@ -48,7 +50,7 @@ const ROUTES: &[(&str, &str, Expect)] = &[
     ("POST", "/tenants/{tenant_id}/delete", PlatformAdmin),
     ("GET", "/tenants/{tenant_id}/access", Member),
     ("POST", "/tenants/{tenant_id}/access", Member),
-    ("GET", "/tenants/{tenant_id}/access/people", Member),
+    ("GET", "/tenants/{tenant_id}/access/people", ManagesAccess),
     (
         "POST",
         "/tenants/{tenant_id}/access/{grant_id}/revoke",
@@ -117,7 +119,7 @@ const ROUTES: &[(&str, &str, Expect)] = &[
     (
         "POST",
         "/tenants/{tenant_id}/instances/{instance_id}/places/refresh",
-        InInstance(Some(Permission::Stage)),
+        OnInstance(Some(Permission::Stage)),
     ),
     (
         "GET",
@@ -182,7 +184,7 @@ const ROUTES: &[(&str, &str, Expect)] = &[
     (
         "POST",
         "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
-        InInstance(Some(Permission::Stage)),
+        OnInstance(Some(Permission::Stage)),
     ),
     (
         "GET",
@@ -366,6 +368,12 @@ fn expected(actor: &Actor, expect: Expect, position: Position) -> Outcome {
         ),
         OnInstance(p) | InInstance(p) | OnPlace(p) => in_tenant(holds(p)),
         StagedBatch => in_tenant(holds(Some(Permission::Stage))),
+        ManagesAccess => in_tenant(
+            actor
+                .holdings
+                .iter()
+                .any(|(_, perms)| perms.contains(Permission::Grant)),
+        ),
         // The grant to revoke holds the M&E officer role: its permissions must be held too.
         Revoke => in_tenant(
             holds(Some(Permission::Grant)) && {
@@ -508,7 +516,7 @@ async fn fixture(app: &TestApp) -> Fixture {
                 instance_id: instance,
                 contact_type: "d_community_health_volunteer_area".into(),
                 file_name: "matrix.csv".into(),
-                anchor_place_id: None,
+                anchors: vec![],
                 notices: vec![],
             },
             &[portal_store::staging::RowRecord {
@@ -905,4 +913,141 @@ async fn lists_and_searches_show_only_what_is_in_scope() {
         .await
         .unwrap();
     assert!(browse.contains("Nairobi") && !browse.contains("Kisumu"));
+}
+
+#[tokio::test]
+async fn delegated_access_ends_when_the_delegators_does() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let user = app
+        .create_user("temp@health.go.ke", ADMIN_PASSWORD, false, false)
+        .await;
+    let ends = chrono::Utc::now() + chrono::Duration::days(30);
+    portal_store::access::grant(
+        &app.db,
+        &portal_store::AuditContext::command_line(chrono::Utc::now()),
+        portal_store::access::Grantee::Existing(user.id),
+        portal_store::access::NewGrant {
+            tenant_id: w.a,
+            role_key: portal_domain::RoleKey::builtin(BuiltinRole::RegionManager),
+            scope: w.place(w.i1, "nairobi"),
+            expires_at: Some(ends),
+        },
+    )
+    .await
+    .unwrap();
+    let manager = signed_in(&app, "temp@health.go.ke").await;
+    let access = format!("/tenants/{}/access", w.a);
+    let scope = format!("place:{}:ward1", w.i1);
+    let give = |until: String| {
+        let (app, manager, access, scope) = (&app, &manager, &access, &scope);
+        async move {
+            app.submit_with(
+                manager,
+                access,
+                access,
+                &[
+                    ("email", "friend@health.go.ke"),
+                    ("role", "me_officer"),
+                    ("scope", scope),
+                    ("expires_on", &until),
+                ],
+            )
+            .await
+        }
+    };
+    let forever = give(String::new()).await;
+    assert_eq!(forever.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        forever
+            .text()
+            .await
+            .unwrap()
+            .contains("Your own access here ends on")
+    );
+    let later = give(
+        (ends + chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string(),
+    )
+    .await;
+    assert_eq!(later.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let within = give(
+        (ends - chrono::Duration::days(2))
+            .format("%Y-%m-%d")
+            .to_string(),
+    )
+    .await;
+    assert_eq!(within.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn partial_tenant_roles_cannot_take_over_sign_in_or_strip_roles() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    let ctx = portal_store::AuditContext::command_line(chrono::Utc::now());
+    let save = |key: &'static str, permissions: Vec<Permission>| {
+        let (app, ctx) = (&app, &ctx);
+        async move {
+            portal_store::access::save_role(
+                &app.db,
+                ctx,
+                w.a,
+                &portal_domain::RoleKey::parse(key).unwrap(),
+                key,
+                &PermissionSet::new(permissions),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    save("it_officer", vec![Permission::ManageConfig]).await;
+    save("lead", vec![Permission::Grant, Permission::Stage]).await;
+    save("big", vec![Permission::ManageConfig, Permission::Commit]).await;
+    w.person(
+        &app,
+        "it@health.go.ke",
+        w.a,
+        "it_officer",
+        GrantScope::Tenant,
+    )
+    .await;
+    w.person(&app, "lead@health.go.ke", w.a, "lead", GrantScope::Tenant)
+        .await;
+    w.person(
+        &app,
+        "me@health.go.ke",
+        w.a,
+        role(BuiltinRole::MeOfficer),
+        w.place(w.i1, "nairobi"),
+    )
+    .await;
+
+    // Whoever sets the identity provider can sign in as anyone: not for a partial role.
+    let it = signed_in(&app, "it@health.go.ke").await;
+    assert_eq!(
+        app.get_with(&it, &format!("/tenants/{}/sign-in", w.a))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Editing a role needs its old permissions too: otherwise editing would revoke.
+    let lead = signed_in(&app, "lead@health.go.ke").await;
+    let roles = format!("/tenants/{}/roles", w.a);
+    let stripped = app
+        .submit_with(
+            &lead,
+            &roles,
+            &roles,
+            &[("key", "big"), ("name", "Big"), ("permission", "stage")],
+        )
+        .await;
+    assert_eq!(stripped.status(), StatusCode::FORBIDDEN);
+    assert!(stripped.text().await.unwrap().contains("manage_config"));
+    // Someone who manages no access cannot list the tenant's people.
+    let me = signed_in(&app, "me@health.go.ke").await;
+    let people = app
+        .get_with(&me, &format!("/tenants/{}/access/people?person_q=he", w.a))
+        .await;
+    assert_eq!(people.status(), StatusCode::FORBIDDEN);
 }

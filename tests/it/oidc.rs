@@ -241,6 +241,8 @@ async fn national_admin_invites_county_and_sub_county_managers_who_act_only_in_t
                 ("email", "clerk@health.go.ke"),
                 ("role", "me_officer"),
                 ("scope", &format!("place:{}:ward1", w.i1)),
+                // Their own access ends on 2099-12-31: what they give must end by then.
+                ("expires_on", "2099-12-30"),
             ],
         )
         .await;

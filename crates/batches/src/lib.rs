@@ -58,9 +58,9 @@ pub enum Refusal {
 pub struct Operator {
     pub ctx: AuditContext,
     pub scope: Scope,
-    /// The subtree root the operator works in (`None`: the whole instance); new batches are
-    /// anchored there, so colleagues in the same area see them.
-    pub anchor: Option<String>,
+    /// The subtree roots the operator works in (empty: the whole instance); new batches are
+    /// anchored there, so colleagues whose area covers them all see them.
+    pub anchors: Vec<String>,
     pub today: NaiveDate,
 }
 
@@ -89,6 +89,11 @@ struct Caches {
 pub struct Staging {
     db: Db,
     caches: Mutex<Caches>,
+    /// Uploads and batch rebuilds each take a core and up to a few hundred MB: at most two at
+    /// a time per process, the rest wait.
+    heavy: tokio::sync::Semaphore,
+    /// One rebuild of a batch at a time, so concurrent edits share it instead of repeating it.
+    rebuilding: tokio::sync::Mutex<()>,
 }
 
 /// A tenant's parsed deployment config with its stored document.
@@ -181,6 +186,8 @@ impl Staging {
         Self {
             db,
             caches: Mutex::new(Caches::default()),
+            heavy: tokio::sync::Semaphore::new(2),
+            rebuilding: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -278,6 +285,11 @@ impl Staging {
         let Some(kind) = config.contact_type(contact_type).cloned() else {
             return Ok(Err(Refusal::UnknownType(contact_type.to_owned())));
         };
+        let _permit = self
+            .heavy
+            .acquire()
+            .await
+            .map_err(|e| BatchError::Task(e.to_string()))?;
         let loaded = self.index(instance).await?;
         let scope = operator.scope.clone();
         let today = operator.today;
@@ -312,13 +324,31 @@ impl Staging {
                 instance_id: instance,
                 contact_type: contact_type.to_owned(),
                 file_name: file_name.to_owned(),
-                anchor_place_id: operator.anchor.clone(),
+                anchors: operator.anchors.clone(),
                 notices,
             },
             &rows,
         )
         .await?;
         Ok(Ok(info))
+    }
+
+    /// This process's copy of the batch, if it is current.
+    async fn current_copy(
+        &self,
+        info: &BatchInfo,
+        loaded_index: &Arc<LoadedIndex>,
+    ) -> Option<Arc<tokio::sync::Mutex<LoadedBatch>>> {
+        let cached = self
+            .caches()
+            .batches
+            .iter()
+            .find(|(id, _)| *id == info.id)
+            .map(|(_, b)| Arc::clone(b))?;
+        let guard = cached.lock().await;
+        let current = guard.version == info.version && guard.stamp == loaded_index.stamp;
+        drop(guard);
+        current.then_some(cached)
     }
 
     /// The batch in memory, rebuilt from the database when this process has no current copy.
@@ -329,21 +359,19 @@ impl Staging {
         loaded_index: &Arc<LoadedIndex>,
         operator: &Operator,
     ) -> Result<Result<Arc<tokio::sync::Mutex<LoadedBatch>>, Refusal>, BatchError> {
-        let cached = self
-            .caches()
-            .batches
-            .iter()
-            .find(|(id, _)| *id == info.id)
-            .map(|(_, b)| Arc::clone(b));
-        if let Some(cached) = cached {
-            let current = {
-                let guard = cached.lock().await;
-                guard.version == info.version && guard.stamp == loaded_index.stamp
-            };
-            if current {
-                return Ok(Ok(cached));
-            }
+        if let Some(cached) = self.current_copy(info, loaded_index).await {
+            return Ok(Ok(cached));
         }
+        let _one_rebuild = self.rebuilding.lock().await;
+        // Another request may have rebuilt it while this one waited.
+        if let Some(cached) = self.current_copy(info, loaded_index).await {
+            return Ok(Ok(cached));
+        }
+        let _permit = self
+            .heavy
+            .acquire()
+            .await
+            .map_err(|e| BatchError::Task(e.to_string()))?;
         let Some(kind) = config.contact_type(&info.contact_type).cloned() else {
             return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
         };
@@ -432,6 +460,9 @@ impl Staging {
             &Engine,
         ) -> Result<(Vec<usize>, Vec<usize>, serde_json::Value), Refusal>,
     {
+        // The header as it is now, not as the caller read it: a row edit applies to the
+        // current batch, whatever changed since the page was loaded.
+        let info = &staging::batch(&self.db, info.instance_id, info.id).await?;
         let index = self.index(info.instance_id).await?;
         let loaded = match self.loaded(info, config, &index, operator).await? {
             Ok(loaded) => loaded,

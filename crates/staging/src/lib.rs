@@ -5,7 +5,7 @@
 //!
 //! 1. [`input::decode`] reads a CSV or spreadsheet into a [`Table`] of trimmed cells.
 //! 2. [`Validator::new`] compiles a contact type of the deployment config once;
-//!    [`Validator::engine`] binds it to a [`PlaceIndex`] of the instance's places.
+//!    [`Engine::new`] binds it to a [`PlaceIndex`] of the instance's places.
 //! 3. [`Engine::validate_table`] gives a [`Batch`] of [`StagedRow`]s: formatted values, resolved
 //!    parents, the place replaced, errors and dismissible warnings, each a [`Problem`] naming the
 //!    column, the value, what is wrong and how to fix it.

@@ -122,6 +122,18 @@ pub async fn save_provider(
         Some(model) => {
             let id = model.id;
             let issuer_changed = model.issuer_url != fields.issuer_url;
+            // Subjects are only unique per issuer and client: links and sessions made at the
+            // old provider must not carry over to a new one.
+            if issuer_changed || model.client_id != fields.client_id {
+                oidc_identity::Entity::delete_many()
+                    .filter(oidc_identity::Column::ProviderId.eq(id))
+                    .exec(&txn)
+                    .await?;
+                crate::entity::session::Entity::delete_many()
+                    .filter(crate::entity::session::Column::OidcProviderId.eq(id))
+                    .exec(&txn)
+                    .await?;
+            }
             let mut active: oidc_provider::ActiveModel = model.into();
             active.display_name = Set(fields.display_name.clone());
             active.issuer_url = Set(fields.issuer_url.clone());

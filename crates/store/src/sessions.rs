@@ -120,8 +120,9 @@ pub async fn find_active(
             let Some(provider) = oidc_provider::Entity::find_by_id(provider_id)
                 .one(db)
                 .await?
+                .filter(|p| p.enabled)
             else {
-                // The provider was removed: so are the sessions it vouched for.
+                // The provider was removed or turned off: so are the sessions it vouched for.
                 delete(db, &digest).await?;
                 return Ok(None);
             };

@@ -174,7 +174,8 @@ pub struct BatchInfo {
     pub instance_id: InstanceId,
     pub contact_type: String,
     pub file_name: String,
-    pub anchor_place_id: Option<String>,
+    /// The subtrees the batch was staged in (empty: the whole instance).
+    pub anchors: Vec<String>,
     pub created_by: Option<portal_domain::UserId>,
     pub created_by_label: String,
     pub created_at: DateTime<Utc>,
@@ -201,7 +202,7 @@ impl From<staging_batch::Model> for BatchInfo {
             instance_id: InstanceId::from_uuid(m.instance_id),
             contact_type: m.contact_type,
             file_name: m.file_name,
-            anchor_place_id: m.anchor_place_id,
+            anchors: serde_json::from_str(&m.anchors).unwrap_or_default(),
             created_by: m.created_by.map(portal_domain::UserId::from_uuid),
             created_by_label: m.created_by_label,
             created_at: m.created_at,
@@ -221,7 +222,7 @@ pub struct NewBatch {
     pub instance_id: InstanceId,
     pub contact_type: String,
     pub file_name: String,
-    pub anchor_place_id: Option<String>,
+    pub anchors: Vec<String>,
     pub notices: Vec<String>,
 }
 
@@ -264,7 +265,7 @@ pub async fn create_batch(
         instance_id: Set(new.instance_id.as_uuid()),
         contact_type: Set(new.contact_type.clone()),
         file_name: Set(new.file_name.chars().take(255).collect()),
-        anchor_place_id: Set(new.anchor_place_id.clone()),
+        anchors: Set(serde_json::to_string(&new.anchors).unwrap_or_else(|_| "[]".into())),
         created_by: Set(ctx.actor_user_id.map(|u| u.as_uuid())),
         created_by_label: Set(ctx.actor_label.chars().take(320).collect()),
         created_at: Set(ctx.now),

@@ -148,7 +148,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     (
         "POST",
         "/tenants/{tenant_id}/instances/{instance_id}/places/refresh",
-        Rule::InInstance(P(Permission::Stage)),
+        Rule::Instance(P(Permission::Stage)),
     ),
     (
         "GET",
@@ -213,7 +213,7 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     (
         "POST",
         "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
-        Rule::InInstance(P(Permission::Stage)),
+        Rule::Instance(P(Permission::Stage)),
     ),
     (
         "GET",

@@ -73,5 +73,11 @@ async fn purge_expired(state: AppState) {
         {
             tracing::warn!(%error, "could not purge old sign-in throttle entries");
         }
+        // Sign-ins started at an identity provider and never finished.
+        if let Err(error) =
+            portal_store::oidc::purge_logins(&state.db, now - chrono::Duration::minutes(10)).await
+        {
+            tracing::warn!(%error, "could not purge abandoned identity-provider sign-ins");
+        }
     }
 }

@@ -9,7 +9,8 @@ pub struct Model {
     pub instance_id: Uuid,
     pub contact_type: String,
     pub file_name: String,
-    pub anchor_place_id: Option<String>,
+    /// JSON array of place ids; empty: the whole instance.
+    pub anchors: String,
     pub created_by: Option<Uuid>,
     pub created_by_label: String,
     pub created_at: DateTimeUtc,

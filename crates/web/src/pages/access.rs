@@ -121,6 +121,72 @@ async fn may_delegate(
     Ok(Ok(()))
 }
 
+/// Whether the person holds `grant` on the tenant or anywhere in one of its instances.
+async fn manages_access_somewhere(state: &AppState, authorized: &Authorized) -> AppResult<bool> {
+    let now = state.clock.now();
+    let tenant = authorized.tenant.id;
+    if state
+        .access
+        .allowed(
+            &authorized.principal,
+            tenant,
+            &Target::Tenant,
+            Permission::Grant,
+            now,
+        )
+        .await
+        .map_err(anyhow::Error::from)?
+    {
+        return Ok(true);
+    }
+    for instance in instances::list_for_tenant(&state.db, tenant).await? {
+        let view =
+            authz::place_filter(state, authorized, instance.id, Some(Permission::Grant)).await?;
+        if !view.is_nothing() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The tenant's grants inside the area where the person manages access, each with whether they
+/// may revoke it.
+async fn visible_grants(
+    state: &AppState,
+    authorized: &Authorized,
+    roles: &[Role],
+) -> AppResult<Vec<(GrantListing, bool)>> {
+    let now = state.clock.now();
+    let tenant = &authorized.tenant;
+    let mut grants = Vec::new();
+    for listing in access::tenant_grants(&state.db, tenant.id, false).await? {
+        let target = target_of(state, &listing.grant.scope).await?;
+        let visible = state
+            .access
+            .allowed(
+                &authorized.principal,
+                tenant.id,
+                &target,
+                Permission::Grant,
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if !visible {
+            continue;
+        }
+        let role = role_named(roles, &listing.grant.role_key);
+        let revocable = match role {
+            Some(role) => may_delegate(state, authorized, &role, &target)
+                .await?
+                .is_ok(),
+            None => true,
+        };
+        grants.push((listing, revocable));
+    }
+    Ok(grants)
+}
+
 struct PageData {
     roles: Vec<Role>,
     /// Instances where the person manages access somewhere.
@@ -159,32 +225,7 @@ async fn load(
         )
         .await
         .map_err(anyhow::Error::from)?;
-    let mut grants = Vec::new();
-    for listing in access::tenant_grants(&state.db, tenant.id, false).await? {
-        let target = target_of(state, &listing.grant.scope).await?;
-        let visible = state
-            .access
-            .allowed(
-                &authorized.principal,
-                tenant.id,
-                &target,
-                Permission::Grant,
-                now,
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
-        if !visible {
-            continue;
-        }
-        let role = role_named(&roles, &listing.grant.role_key);
-        let revocable = match role {
-            Some(role) => may_delegate(state, authorized, &role, &target)
-                .await?
-                .is_ok(),
-            None => true,
-        };
-        grants.push((listing, revocable));
-    }
+    let grants = visible_grants(state, authorized, &roles).await?;
     let chosen = grant_instances
         .iter()
         .find(|i| i.id.to_string() == query.instance)
@@ -198,7 +239,7 @@ async fn load(
         }
         _ => Vec::new(),
     };
-    let people = members_matching(state, authorized, &query.person_q).await?;
+    let people = members_matching(&grants, &query.person_q);
     Ok(PageData {
         roles,
         instances: grant_instances,
@@ -215,29 +256,28 @@ fn role_named(roles: &[Role], key: &RoleKey) -> Option<Role> {
 
 /// People who already belong to the tenant, by name or email. Search never reaches other
 /// tenants' staff; newcomers are invited by email.
-async fn members_matching(
-    state: &AppState,
-    authorized: &Authorized,
+/// People who hold access the person can see (inside the area where they manage access), by
+/// name or email. Search never reaches other people's staff; newcomers are invited by email.
+fn members_matching(
+    visible: &[(GrantListing, bool)],
     query: &str,
-) -> AppResult<Vec<portal_store::users::User>> {
+) -> Vec<portal_store::users::User> {
     let query = portal_domain::place_path::name_key(query);
     if query.chars().count() < 2 {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let mut seen = std::collections::HashSet::new();
-    let mut people = Vec::new();
-    for listing in access::tenant_grants(&state.db, authorized.tenant.id, false).await? {
-        let user = listing.user;
-        let haystack =
-            portal_domain::place_path::name_key(&format!("{} {}", user.display_name, user.email));
-        if haystack.contains(&query) && seen.insert(user.id) {
-            people.push(user);
-        }
-        if people.len() >= PEOPLE_LIMIT {
-            break;
-        }
-    }
-    Ok(people)
+    visible
+        .iter()
+        .map(|(listing, _)| &listing.user)
+        .filter(|user| {
+            portal_domain::place_path::name_key(&format!("{} {}", user.display_name, user.email))
+                .contains(&query)
+                && seen.insert(user.id)
+        })
+        .take(PEOPLE_LIMIT)
+        .cloned()
+        .collect()
 }
 
 fn scope_label(scope: &GrantScope, instances: &[Instance]) -> String {
@@ -419,7 +459,14 @@ pub async fn people(
     authorized: Authorized,
     Query(query): Query<AccessQuery>,
 ) -> AppResult<Markup> {
-    let people = members_matching(&state, &authorized, &query.person_q).await?;
+    let roles = access::roles(&state.db, authorized.tenant.id).await?;
+    let visible = visible_grants(&state, &authorized, &roles).await?;
+    if visible.is_empty() && !manages_access_somewhere(&state, &authorized).await? {
+        return Err(AppError::Forbidden(
+            "look up people: you do not manage access anywhere here",
+        ));
+    }
+    let people = members_matching(&visible, &query.person_q);
     Ok(html! {
         ul.results { @for person in &people {
             li { label { input type="radio" name="user_id" value=(person.id); " " (person.display_name) " " span.muted { (person.email) } } }
@@ -519,11 +566,11 @@ pub async fn grant(
     let roles = access::roles(&state.db, authorized.tenant.id).await?;
 
     let grantee = if let Ok(id) = form.user_id.parse::<UserId>() {
-        // Only people already in the tenant can be picked; anyone else is invited by email.
-        let members = access::tenant_grants(&state.db, authorized.tenant.id, false).await?;
-        members
+        // Only people the grantor can see can be picked; anyone else is invited by email.
+        let visible = visible_grants(&state, &authorized, &roles).await?;
+        visible
             .iter()
-            .any(|l| l.user.id == id)
+            .any(|(l, _)| l.user.id == id)
             .then_some(Grantee::Existing(id))
             .or_else(|| {
                 errors.add(
@@ -585,6 +632,29 @@ pub async fn grant(
         if let Err(message) = may_delegate(&state, &authorized, role, &resolved.target).await? {
             errors.add("form", message);
             status = StatusCode::FORBIDDEN;
+        }
+        // Delegated access ends when the delegator's does.
+        let own_end = state
+            .access
+            .held_until(
+                &authorized.principal,
+                authorized.tenant.id,
+                &resolved.target,
+                Permission::Grant,
+                now,
+            )
+            .await
+            .map_err(anyhow::Error::from)?;
+        if let (Some(own_end), Some(asked)) = (own_end, expires_at) {
+            if asked.is_none_or(|asked| asked > own_end) {
+                errors.add(
+                    "expires_on",
+                    format!(
+                        "Your own access here ends on {}; access you give must end by then. Choose that date or an earlier one.",
+                        own_end.format("%Y-%m-%d")
+                    ),
+                );
+            }
         }
     }
     if let (true, Some(grantee), Some(role), Some(resolved), Some(expires_at)) =

@@ -129,7 +129,12 @@ pub async fn change(
         state.clock.now(),
         current.meta.client_address.clone(),
         current.meta.user_agent.clone(),
-        sessions::SignInMethod::Password,
+        // The new session keeps the old one's origin (and with it, its tenant restriction).
+        current
+            .via_provider
+            .map_or(sessions::SignInMethod::Password, |(provider_id, _)| {
+                sessions::SignInMethod::Oidc { provider_id }
+            }),
     )
     .await?;
     let jar = jar.add(session_cookie(state.settings.secure, &fresh.token));

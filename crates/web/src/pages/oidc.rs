@@ -129,7 +129,6 @@ pub struct CallbackQuery {
     /// RFC 9207: which provider sent this answer (checked against the one the sign-in began at).
     iss: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 #[allow(clippy::too_many_lines)]
@@ -165,13 +164,18 @@ pub async fn callback(
 
     if let Some(error) = &query.error {
         fail(format!("provider answered {error}")).await?;
-        let detail = query.error_description.as_deref().unwrap_or(error);
+        // Only the standard code is shown: free text in a link could say anything.
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(40)
+            .collect();
         return Ok((
             jar,
             refused(
                 StatusCode::UNAUTHORIZED,
                 "Sign-in did not complete",
-                &format!("The identity provider did not sign you in: {detail}. Start again from the sign-in page."),
+                &format!("The identity provider did not sign you in ({code}). Start again from the sign-in page."),
             ),
         )
             .into_response());
@@ -205,6 +209,18 @@ pub async fn callback(
     }
 
     let provider = oidc::provider(&state.db, pending.provider_id).await?;
+    if !provider.enabled {
+        fail("provider disabled during the sign-in".to_owned()).await?;
+        return Ok((
+            jar,
+            refused(
+                StatusCode::FORBIDDEN,
+                "Sign-in is turned off",
+                "This identity provider was turned off. Sign in another way.",
+            ),
+        )
+            .into_response());
+    }
     if query
         .iss
         .as_deref()

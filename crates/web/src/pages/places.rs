@@ -41,16 +41,23 @@ pub async fn filter(
     authz::place_filter(state, authorized, instance.id, None).await
 }
 
+/// Refreshing reads the whole instance from CHT: for people who stage across all of it.
 async fn can_refresh(
     state: &AppState,
     authorized: &Authorized,
     instance: &Instance,
 ) -> AppResult<bool> {
-    Ok(
-        !authz::place_filter(state, authorized, instance.id, Some(Permission::Stage))
-            .await?
-            .is_nothing(),
-    )
+    Ok(state
+        .access
+        .allowed(
+            &authorized.principal,
+            authorized.tenant.id,
+            &portal_access::Target::Instance(instance.id),
+            Permission::Stage,
+            state.clock.now(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?)
 }
 
 fn place_list(base: &str, list: &[Place]) -> Markup {
@@ -130,6 +137,9 @@ pub async fn index(
             div.card {
                 @if status.is_empty() {
                     p { "The portal has not read this instance's places yet." }
+                } @else if filter != PlaceFilter::Everything {
+                    // Instance-wide counts are not for people who see part of it.
+                    p { "Places last read from CHT " (views::age(now, status.iter().map(|s| s.refreshed_at).min().unwrap_or(now))) "." }
                 } @else {
                     p { (total) " places cached." }
                     div.table-wrap { table {

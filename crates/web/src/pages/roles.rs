@@ -151,7 +151,15 @@ pub async fn save(
         )
         .await
         .map_err(anyhow::Error::from)?;
-    let beyond: Vec<_> = permissions
+    // Changing a role changes everyone holding it: the editor must hold what it grants now
+    // as well as what it granted before (else editing would be a way to revoke).
+    let roles = access::roles(&state.db, authorized.tenant.id).await?;
+    let before = key
+        .as_ref()
+        .and_then(|k| roles.iter().find(|r| &r.key == k))
+        .map(|r| r.permissions.clone())
+        .unwrap_or_default();
+    let beyond: Vec<_> = PermissionSet::new(permissions.iter().chain(before.iter()))
         .iter()
         .filter(|p| !held.contains(*p))
         .map(Permission::as_str)

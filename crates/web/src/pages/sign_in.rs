@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::authz::Authorized;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
 
@@ -148,6 +148,28 @@ fn form_of(provider: Option<&Provider>) -> ProviderForm {
     )
 }
 
+/// Whoever sets the identity provider decides who can sign in as anyone in the tenant: only
+/// someone holding every permission on the whole tenant (or a platform administrator) may.
+async fn require_whole_tenant(state: &AppState, authorized: &Authorized) -> AppResult<()> {
+    let held = state
+        .access
+        .permissions_at(
+            &authorized.principal,
+            authorized.tenant.id,
+            &portal_access::Target::Tenant,
+            state.clock.now(),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+    if held == portal_domain::PermissionSet::new(portal_domain::Permission::ALL) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "change the tenant's sign-in settings (it takes every permission on the whole tenant)",
+        ))
+    }
+}
+
 pub async fn show(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -155,6 +177,7 @@ pub async fn show(
     headers: HeaderMap,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
+    require_whole_tenant(&state, &authorized).await?;
     let provider = oidc::provider_for_tenant(&state.db, authorized.tenant.id).await?;
     let form = form_of(provider.as_ref());
     Ok(render(
@@ -175,6 +198,7 @@ pub async fn save(
     headers: HeaderMap,
     Form(form): Form<ProviderForm>,
 ) -> AppResult<Response> {
+    require_whole_tenant(&state, &authorized).await?;
     let provider = oidc::provider_for_tenant(&state.db, authorized.tenant.id).await?;
     let mut errors = match form.parse(state.settings.production, provider.is_some()) {
         Ok(fields) => {

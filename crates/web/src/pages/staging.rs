@@ -59,22 +59,19 @@ async fn operator(
     authorized: &Authorized,
 ) -> AppResult<Operator> {
     let filter = stage_filter(state, authorized).await?;
-    let (scope, anchor) = match filter {
-        PlaceFilter::Everything => (Scope::All, None),
-        PlaceFilter::Subtrees(roots) => (
-            Scope::Within(roots.iter().cloned().collect()),
-            roots.into_iter().next(),
-        ),
+    let (scope, anchors) = match filter {
+        PlaceFilter::Everything => (Scope::All, Vec::new()),
+        PlaceFilter::Subtrees(roots) => (Scope::Within(roots.iter().cloned().collect()), roots),
     };
     Ok(Operator {
         ctx: current.audit(state),
         scope,
-        anchor,
+        anchors,
         today: state.clock.now().date_naive(),
     })
 }
 
-/// A batch the operator may work on: in this instance, and theirs or in their area.
+/// A batch the operator may work on: in this instance, and staged inside their area.
 async fn visible_batch(
     state: &AppState,
     current: &CurrentUser,
@@ -93,25 +90,30 @@ async fn visible_batch(
     }
 }
 
+/// A batch is visible to whoever may stage in every area it was staged in (its author too,
+/// only while that holds: access revoked is access gone).
 async fn visible(
     state: &AppState,
-    current: &CurrentUser,
+    _current: &CurrentUser,
     authorized: &Authorized,
     info: &BatchInfo,
 ) -> AppResult<bool> {
-    if info.created_by == Some(current.user.id) {
+    let filter = stage_filter(state, authorized).await?;
+    if filter == PlaceFilter::Everything {
         return Ok(true);
     }
-    let filter = stage_filter(state, authorized).await?;
-    Ok(match (&filter, &info.anchor_place_id) {
-        (PlaceFilter::Everything, _) => true,
-        (PlaceFilter::Subtrees(_), None) => false,
-        (PlaceFilter::Subtrees(_), Some(anchor)) => {
-            places::get(&state.db, info.instance_id, anchor)
-                .await?
-                .is_some_and(|place| filter.allows(&place))
+    if info.anchors.is_empty() {
+        return Ok(false);
+    }
+    for anchor in &info.anchors {
+        let covered = places::get(&state.db, info.instance_id, anchor)
+            .await?
+            .is_some_and(|place| filter.allows(&place));
+        if !covered {
+            return Ok(false);
         }
-    })
+    }
+    Ok(true)
 }
 
 fn status_badge(status: Status, acknowledged: bool) -> Markup {
