@@ -10,7 +10,6 @@
 //! Run: `cargo bench --bench staging` (SQLite), and with `PORTAL_BENCH_POSTGRES=postgres://…`
 //! also on PostgreSQL. Prints every figure; docs/performance.md records them.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -20,7 +19,6 @@ use portal_store::instances::{self, InstanceFields, ServicePassword};
 use portal_store::places::{self, PlaceRecord};
 use portal_store::users::{self, NewUser};
 use portal_store::{AuditContext, tenants};
-use portal_web::{AppState, Application, Clock, WebSettings};
 use reqwest::redirect;
 
 const PLACES: usize = 100_000;
@@ -175,8 +173,9 @@ fn csv(h: &Hierarchy) -> Vec<u8> {
     out.into_bytes()
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// Peak resident memory of process `pid` ("self" for this one), in MiB.
+fn peak_rss_mib(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))
@@ -268,21 +267,40 @@ async fn run(label: &str, url: &str) {
     .await
     .unwrap();
 
-    let state = AppState::new(db.clone(), key, WebSettings::development(), Clock::system());
-    let app = Application::bind(SocketAddr::from(([127, 0, 0, 1], 0)), state)
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(async move {
-        let _ = stopped.await;
-    }));
+    // The portal as deployed: its own process, so its memory is measured alone.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log_path = std::env::temp_dir().join(format!("cht-portal-bench-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut portal = std::process::Command::new(env!("CARGO_BIN_EXE_cht-portal"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env("PORTAL_MASTER_KEY", key.to_base64())
+        .env("PORTAL_DATA_DIR", data_dir.path())
+        .env("PORTAL_LOG__FILTER", "warn,portal_batches=info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("the portal binary starts");
+    let pid = portal.id().to_string();
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(redirect::Policy::none())
         .timeout(Duration::from_secs(600))
         .build()
         .unwrap();
+    // Wait until it serves.
+    for _ in 0..1200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let login = client
         .get(format!("{base}/login"))
         .send()
@@ -311,7 +329,10 @@ async fn run(label: &str, url: &str) {
     let staging = format!("{base}/tenants/{tenant}/instances/{instance}/staging");
     let mut batch = String::new();
     for (attempt, what) in [
-        (1, "cold: place index read from the database"),
+        (
+            1,
+            "first: place index loading since the staging page was opened",
+        ),
         (2, "warm: place index in memory"),
     ] {
         let page = client
@@ -353,9 +374,18 @@ async fn run(label: &str, url: &str) {
         info.valid, info.warning, info.error
     );
     println!(
-        "peak resident memory of the whole process (portal + benchmark data): {:.0} MiB",
-        peak_rss_mib()
+        "peak resident memory of the portal process: {:.0} MiB (this benchmark process: {:.0} MiB)",
+        peak_rss_mib(&pid),
+        peak_rss_mib("self")
     );
+    for line in std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .lines()
+    {
+        if line.contains("staged an upload") {
+            println!("portal log: {}", line.trim());
+        }
+    }
 
     let last = (u64::try_from(ROWS).unwrap()).div_ceil(50);
     for (what, query) in [
@@ -388,8 +418,9 @@ async fn run(label: &str, url: &str) {
             times[times.len() - 1]
         );
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = portal.kill();
+    let _ = portal.wait();
+    let _ = std::fs::remove_file(&log_path);
 }
 
 fn main() {

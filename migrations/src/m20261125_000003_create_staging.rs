@@ -57,7 +57,6 @@ enum StagedRows {
     Problems,
     Warnings,
     Acknowledged,
-    Search,
 }
 
 #[async_trait::async_trait]
@@ -141,7 +140,6 @@ impl MigrationTrait for Migration {
                     .col(text(StagedRows::Problems))
                     .col(text(StagedRows::Warnings))
                     .col(boolean(StagedRows::Acknowledged))
-                    .col(text(StagedRows::Search))
                     .primary_key(
                         Index::create()
                             .col(StagedRows::BatchId)

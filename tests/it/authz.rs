@@ -519,7 +519,12 @@ async fn fixture(app: &TestApp) -> Fixture {
                 anchors: vec![],
                 notices: vec![],
             },
-            &[portal_store::staging::RowRecord {
+            portal_store::staging::Counts {
+                valid: 1,
+                warning: 0,
+                error: 0,
+            },
+            [portal_store::staging::RowRecord {
                 idx: 0,
                 line: 2,
                 status: portal_store::staging::Status::Valid,
@@ -529,7 +534,8 @@ async fn fixture(app: &TestApp) -> Fixture {
                 problems: vec![],
                 warnings: vec![],
                 acknowledged: false,
-            }],
+            }]
+            .into_iter(),
         )
         .await
         .unwrap();

@@ -94,6 +94,8 @@ pub struct Staging {
     heavy: tokio::sync::Semaphore,
     /// One rebuild of a batch at a time, so concurrent edits share it instead of repeating it.
     rebuilding: tokio::sync::Mutex<()>,
+    /// One place index load at a time (an upload waits for the one the staging page started).
+    indexing: tokio::sync::Mutex<()>,
 }
 
 /// A tenant's parsed deployment config with its stored document.
@@ -188,6 +190,7 @@ impl Staging {
             caches: Mutex::new(Caches::default()),
             heavy: tokio::sync::Semaphore::new(2),
             rebuilding: tokio::sync::Mutex::new(()),
+            indexing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -235,10 +238,19 @@ impl Staging {
 
     async fn index(&self, instance: InstanceId) -> Result<Arc<LoadedIndex>, BatchError> {
         let stamp = places::cache_stamp(&self.db, instance).await?;
-        if let Some(found) = self.caches().indexes.get(&instance) {
-            if found.stamp == stamp {
-                return Ok(Arc::clone(found));
-            }
+        let cached = |this: &Self| {
+            this.caches()
+                .indexes
+                .get(&instance)
+                .filter(|found| found.stamp == stamp)
+                .map(Arc::clone)
+        };
+        if let Some(found) = cached(self) {
+            return Ok(found);
+        }
+        let _one_load = self.indexing.lock().await;
+        if let Some(found) = cached(self) {
+            return Ok(found);
         }
         let cached = places::all_for_index(&self.db, instance).await?;
         let loaded = tokio::task::spawn_blocking(move || {
@@ -290,11 +302,13 @@ impl Staging {
             .acquire()
             .await
             .map_err(|e| BatchError::Task(e.to_string()))?;
+        let started = std::time::Instant::now();
         let loaded = self.index(instance).await?;
+        let indexed = started.elapsed();
         let scope = operator.scope.clone();
         let today = operator.today;
-        let validated = tokio::task::spawn_blocking(
-            move || -> Result<(Vec<RowRecord>, Vec<String>), Refusal> {
+        let validated =
+            tokio::task::spawn_blocking(move || -> Result<(Batch, Vec<String>), Refusal> {
                 let table = portal_staging::decode(&bytes, &Limits::default())
                     .map_err(|e| Refusal::Input(e.to_string()))?;
                 drop(bytes);
@@ -306,16 +320,24 @@ impl Staging {
                 let batch = engine
                     .validate_table(&table, &scope, today)
                     .map_err(|e| Refusal::Header(e.to_string()))?;
-                let rows = batch.rows().map(|(i, row)| record(i, row, false)).collect();
-                Ok((rows, batch.notices().to_vec()))
-            },
-        )
-        .await
-        .map_err(|e| BatchError::Task(e.to_string()))?;
-        let (rows, notices) = match validated {
+                drop(table);
+                let notices = batch.notices().to_vec();
+                Ok((batch, notices))
+            })
+            .await
+            .map_err(|e| BatchError::Task(e.to_string()))?;
+        let (batch, notices) = match validated {
             Ok(done) => done,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        let counts = batch.counts();
+        let total = batch.len();
+        let counts = staging::Counts {
+            valid: i32::try_from(counts.valid).unwrap_or(i32::MAX),
+            warning: i32::try_from(counts.warning).unwrap_or(i32::MAX),
+            error: i32::try_from(counts.error).unwrap_or(i32::MAX),
+        };
+        let validated_at = std::time::Instant::now();
         let info = staging::create_batch(
             &self.db,
             &operator.ctx,
@@ -327,10 +349,29 @@ impl Staging {
                 anchors: operator.anchors.clone(),
                 notices,
             },
-            &rows,
+            counts,
+            // Owned rows, each freed as its record is written.
+            batch
+                .into_rows()
+                .into_iter()
+                .map(|(i, row)| record(i, &row, false)),
         )
         .await?;
+        tracing::info!(
+            batch = %info.id,
+            rows = total,
+            index_ms = indexed.as_millis(),
+            validated_ms = (validated_at - started).as_millis(),
+            stored_ms = validated_at.elapsed().as_millis(),
+            "staged an upload"
+        );
         Ok(Ok(info))
+    }
+
+    /// Loads the instance's place index ahead of an upload (when someone opens the staging
+    /// page), so the upload itself does not wait for it.
+    pub async fn warm(&self, instance: InstanceId) -> Result<(), BatchError> {
+        self.index(instance).await.map(|_| ())
     }
 
     /// This process's copy of the batch, if it is current.

@@ -16,8 +16,6 @@ pub struct Model {
     pub problems: String,
     pub warnings: String,
     pub acknowledged: bool,
-    /// Lower-cased cells, for search.
-    pub search: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -42,7 +42,7 @@ pub async fn filter(
 }
 
 /// Refreshing reads the whole instance from CHT: for people who stage across all of it.
-async fn can_refresh(
+pub async fn can_refresh(
     state: &AppState,
     authorized: &Authorized,
     instance: &Instance,

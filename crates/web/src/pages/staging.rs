@@ -214,6 +214,14 @@ pub async fn index(
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
     let instance = authorized.instance()?;
+    // The place index is loaded now, while the person picks a file, not when they upload it.
+    let warming = state.clone();
+    let instance_id = instance.id;
+    tokio::spawn(async move {
+        if let Err(error) = warming.staging.warm(instance_id).await {
+            tracing::warn!(%error, "could not load the place index ahead of an upload");
+        }
+    });
     let base = base(&authorized)?;
     let config = state
         .staging
@@ -228,6 +236,7 @@ pub async fn index(
     }
     let cache = places::sync_status(&state.db, instance.id).await?;
     let now = state.clock.now();
+    let refresh = super::places::can_refresh(&state, &authorized, instance).await?;
     Ok(views::page(
         Some(&current),
         &format!("Staging for {}", instance.name),
@@ -243,6 +252,27 @@ pub async fn index(
                 div.notice.warn { "The portal has not read this instance's places yet, so no hierarchy column can be matched. " a href={ "/tenants/" (authorized.tenant.id) "/instances/" (instance.id) "/places" } { "Refresh the places" } " first." }
             } @else {
                 p.muted { "Places last read from CHT " (views::age(now, cache.iter().map(|s| s.refreshed_at).min().unwrap_or(now))) ". " a href={ "/tenants/" (authorized.tenant.id) "/instances/" (instance.id) "/places" } { "Refresh" } }
+            }
+            @if let (Some(config), true) = (&config, refresh) {
+                details {
+                    summary { "Refresh one place type from CHT" }
+                    div.table-wrap { table {
+                        thead { tr { th { "Place type" } th { "Places" } th { "Read" } th { span.muted { "Action" } } } }
+                        tbody { @for kind in config.config.place_types() {
+                            @let status = cache.iter().find(|s| s.contact_type == kind);
+                            tr {
+                                td { code { (kind) } }
+                                td { (status.map_or(0, |s| s.place_count)) }
+                                td { (status.map_or_else(|| "never".to_owned(), |s| views::age(now, s.refreshed_at))) }
+                                td { form method="post" action={ (base) "/refresh" } {
+                                    (hidden_csrf(&current.csrf_token))
+                                    input type="hidden" name="contact_type" value=(kind);
+                                    button.secondary type="submit" { "Refresh" }
+                                } }
+                            }
+                        } }
+                    } }
+                }
             }
             @match &config {
                 None => div.card { p { (Refusal::NoConfig.to_string()) } },
