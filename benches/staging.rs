@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use portal_crypto::MasterKey;
-use portal_domain::{BaseUrl, Email, InstanceName, ServiceUsername, TenantName, TenantSlug};
-use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_domain::Email;
+use portal_store::AuditContext;
 use portal_store::places::{self, PlaceRecord};
 use portal_store::users::{self, NewUser};
-use portal_store::{AuditContext, tenants};
 use reqwest::redirect;
 
 const PLACES: usize = 100_000;
@@ -194,34 +193,17 @@ fn csrf(html: &str) -> String {
 
 async fn run(label: &str, url: &str) {
     println!("\n== {label} ==");
-    let db = portal_store::connect(url).await.expect("database");
-    portal_store::migrate(&db).await.expect("migrations");
+    let db = test_support::migrated(url).await;
     let ctx = AuditContext::command_line(Utc::now());
     let key = MasterKey::generate();
-    let tenant = tenants::create(
+    let (tenant, instance) = test_support::tenant_with_instance(
         &db,
-        &ctx,
-        &TenantSlug::parse("ke").unwrap(),
-        &TenantName::parse("Kenya").unwrap(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let instance = instances::create(
-        &db,
-        &ctx,
         &key,
-        tenant,
-        &InstanceFields {
-            name: InstanceName::parse("Makueni").unwrap(),
-            base_url: BaseUrl::parse("https://makueni.echis.go.ke").unwrap(),
-            service_username: ServiceUsername::parse("portal").unwrap(),
-            service_password: Some(ServicePassword::parse("service-password").unwrap()),
-        },
+        "Makueni",
+        "https://makueni.echis.go.ke",
+        ("portal", "service-password"),
     )
-    .await
-    .unwrap()
-    .id;
+    .await;
     let h = hierarchy();
     let types: Vec<String> = [
         "a_county",

@@ -5,13 +5,12 @@ use chrono::{Duration, Utc};
 use portal_access::{Authorizer, InstanceView, Principal, Target};
 use portal_crypto::MasterKey;
 use portal_domain::{
-    BaseUrl, BuiltinRole, Email, InstanceId, InstanceName, Permission, PermissionSet, RoleKey,
-    ServiceUsername, TenantId, TenantName, TenantSlug, UserId, place_path,
+    BuiltinRole, Email, InstanceId, Permission, PermissionSet, RoleKey, TenantId, UserId,
+    place_path,
 };
 use portal_store::access::{self, GrantScope, Grantee, NewGrant};
-use portal_store::instances::{self, InstanceFields, ServicePassword};
 use portal_store::places::{self, PlaceFilter, PlaceRecord};
-use portal_store::{AuditContext, Db, tenants};
+use portal_store::{AuditContext, Db};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -49,37 +48,15 @@ fn hierarchy() -> Vec<PlaceRecord> {
 const TYPES: [&str; 4] = ["a_country", "b_county", "c_sub_county", "d_ward"];
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("portal.db").display()
-    );
-    let db = portal_store::connect(&url).await.unwrap();
-    portal_store::migrate(&db).await.unwrap();
-    let tenant = tenants::create(
+    let (dir, db) = test_support::sqlite().await;
+    let (tenant, instance) = test_support::tenant_with_instance(
         &db,
-        &ctx(),
-        &TenantSlug::parse("ke").unwrap(),
-        &TenantName::parse("Kenya").unwrap(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let instance = instances::create(
-        &db,
-        &ctx(),
         &MasterKey::generate(),
-        tenant,
-        &InstanceFields {
-            name: InstanceName::parse("Nairobi").unwrap(),
-            base_url: BaseUrl::parse("https://nairobi.example.org").unwrap(),
-            service_username: ServiceUsername::parse("portal").unwrap(),
-            service_password: Some(ServicePassword::parse("a-long-service-password").unwrap()),
-        },
+        "Nairobi",
+        "https://nairobi.example.org",
+        ("portal", "a-long-service-password"),
     )
-    .await
-    .unwrap()
-    .id;
+    .await;
     places::replace_types(
         &db,
         &ctx(),

@@ -4,12 +4,10 @@
 use chrono::Utc;
 use portal_batches::{Operator, Staging};
 use portal_crypto::MasterKey;
-use portal_domain::{BaseUrl, InstanceName, ServiceUsername, TenantName, TenantSlug};
 use portal_staging::Scope;
-use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_store::AuditContext;
 use portal_store::places::{self, PlaceRecord};
 use portal_store::staging::{self, Status};
-use portal_store::{AuditContext, tenants};
 
 const CONFIG: &str = include_str!("../../deploy-config/tests/fixtures/chis-ke.config.json");
 const CHP: &str = "d_community_health_volunteer_area";
@@ -26,35 +24,16 @@ fn place(id: &str, kind: &str, name: &str, ancestors: &[&str]) -> PlaceRecord {
 
 #[tokio::test]
 async fn edits_from_two_processes_land_on_the_current_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-    let db = portal_store::connect(&url).await.unwrap();
-    portal_store::migrate(&db).await.unwrap();
+    let (_dir, db) = test_support::sqlite().await;
     let ctx = AuditContext::command_line(Utc::now());
-    let tenant = tenants::create(
+    let (tenant, instance) = test_support::tenant_with_instance(
         &db,
-        &ctx,
-        &TenantSlug::parse("ke").unwrap(),
-        &TenantName::parse("Kenya").unwrap(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let instance = instances::create(
-        &db,
-        &ctx,
         &MasterKey::generate(),
-        tenant,
-        &InstanceFields {
-            name: InstanceName::parse("Makueni").unwrap(),
-            base_url: BaseUrl::parse("https://makueni.example.org").unwrap(),
-            service_username: ServiceUsername::parse("portal").unwrap(),
-            service_password: Some(ServicePassword::parse("service-password").unwrap()),
-        },
+        "Makueni",
+        "https://makueni.example.org",
+        ("portal", "service-password"),
     )
-    .await
-    .unwrap()
-    .id;
+    .await;
     places::replace_types(
         &db,
         &ctx,

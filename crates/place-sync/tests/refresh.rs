@@ -4,10 +4,9 @@ use chrono::Utc;
 use cht_client::{ChtClient, ChtConfig};
 use cht_sim::{Seed, SimConfig, Simulator};
 use portal_crypto::MasterKey;
-use portal_domain::{BaseUrl, InstanceName, ServiceUsername, TenantName, TenantSlug, place_path};
-use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_domain::place_path;
+use portal_store::AuditContext;
 use portal_store::places::{self, PlaceFilter};
-use portal_store::{AuditContext, tenants};
 
 #[tokio::test]
 async fn every_place_of_every_type_is_cached_with_its_lineage() {
@@ -18,39 +17,16 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
     })
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = portal_store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("portal.db").display()
-    ))
-    .await
-    .unwrap();
-    portal_store::migrate(&db).await.unwrap();
+    let (_dir, db) = test_support::sqlite().await;
     let ctx = AuditContext::command_line(Utc::now());
-    let tenant = tenants::create(
+    let (tenant, instance) = test_support::tenant_with_instance(
         &db,
-        &ctx,
-        &TenantSlug::parse("ke").unwrap(),
-        &TenantName::parse("Kenya").unwrap(),
-    )
-    .await
-    .unwrap()
-    .id;
-    let instance = instances::create(
-        &db,
-        &ctx,
         &MasterKey::generate(),
-        tenant,
-        &InstanceFields {
-            name: InstanceName::parse("Demo").unwrap(),
-            base_url: BaseUrl::parse(&sim.base_url()).unwrap(),
-            service_username: ServiceUsername::parse("medic").unwrap(),
-            service_password: Some(ServicePassword::parse("password").unwrap()),
-        },
+        "Demo",
+        &sim.base_url(),
+        ("medic", "password"),
     )
-    .await
-    .unwrap()
-    .id;
+    .await;
     let client =
         ChtClient::new(ChtConfig::new(&sim.base_url(), "medic", "password").unwrap()).unwrap();
 
