@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use portal_deploy_config::{ConfigProblem, ContactType, DeploymentConfig, PropertyKind};
+use portal_deploy_config::{ConfigProblem, ContactType, DeploymentConfig};
 use portal_domain::{AuditAction, InstanceId, TenantId};
 use portal_staging::{
     Batch, Engine, KnownValues, Limits, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope,
@@ -787,21 +787,4 @@ impl Staging {
         bytes.extend(out);
         Ok(Ok(bytes))
     }
-}
-
-/// Whether `kind` has several roles (a Roles column).
-#[must_use]
-pub fn has_roles_column(kind: &ContactType) -> bool {
-    kind.user_role.len() > 1
-}
-
-/// The properties of `kind` typed `generated` (not columns).
-#[must_use]
-pub fn generated_properties(kind: &ContactType) -> Vec<&str> {
-    kind.place_properties
-        .iter()
-        .chain(&kind.contact_properties)
-        .filter(|p| matches!(p.kind, PropertyKind::Generated { .. }))
-        .map(|p| p.friendly_name.as_str())
-        .collect()
 }

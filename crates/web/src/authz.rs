@@ -18,7 +18,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use portal_access::{InstanceView, Principal, Target};
-use portal_domain::{InstanceId, Permission, TenantId};
+use portal_domain::{InstanceId, Permission, PermissionSet, TenantId};
 use portal_store::instances::{self, Instance};
 use portal_store::places::{self, Place, PlaceFilter};
 use portal_store::tenants::{self, Tenant};
@@ -284,6 +284,37 @@ impl Authorized {
         self.instance
             .as_ref()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("route has no instance")))
+    }
+}
+
+impl Authorized {
+    /// May the person do `permission` on `target`, in the path's tenant, now?
+    pub async fn allows(
+        &self,
+        state: &AppState,
+        target: &Target,
+        permission: Permission,
+    ) -> AppResult<bool> {
+        Ok(state
+            .access
+            .allowed(
+                &self.principal,
+                self.tenant.id,
+                target,
+                permission,
+                state.clock.now(),
+            )
+            .await
+            .map_err(anyhow::Error::from)?)
+    }
+
+    /// Every permission the person holds on `target`, in the path's tenant, now.
+    pub async fn held_at(&self, state: &AppState, target: &Target) -> AppResult<PermissionSet> {
+        Ok(state
+            .access
+            .permissions_at(&self.principal, self.tenant.id, target, state.clock.now())
+            .await
+            .map_err(anyhow::Error::from)?)
     }
 }
 

@@ -93,12 +93,7 @@ async fn may_delegate(
     role: &Role,
     target: &Target,
 ) -> AppResult<Result<(), String>> {
-    let now = state.clock.now();
-    let held = state
-        .access
-        .permissions_at(&authorized.principal, authorized.tenant.id, target, now)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let held = authorized.held_at(state, target).await?;
     if !held.contains(Permission::Grant) {
         return Ok(Err(
             "You cannot give access there: it is outside the area where you manage access."
@@ -123,19 +118,10 @@ async fn may_delegate(
 
 /// Whether the person holds `grant` on the tenant or anywhere in one of its instances.
 async fn manages_access_somewhere(state: &AppState, authorized: &Authorized) -> AppResult<bool> {
-    let now = state.clock.now();
     let tenant = authorized.tenant.id;
-    if state
-        .access
-        .allowed(
-            &authorized.principal,
-            tenant,
-            &Target::Tenant,
-            Permission::Grant,
-            now,
-        )
-        .await
-        .map_err(anyhow::Error::from)?
+    if authorized
+        .allows(state, &Target::Tenant, Permission::Grant)
+        .await?
     {
         return Ok(true);
     }
@@ -156,22 +142,11 @@ async fn visible_grants(
     authorized: &Authorized,
     roles: &[Role],
 ) -> AppResult<Vec<(GrantListing, bool)>> {
-    let now = state.clock.now();
     let tenant = &authorized.tenant;
     let mut grants = Vec::new();
     for listing in access::tenant_grants(&state.db, tenant.id, false).await? {
         let target = target_of(state, &listing.grant.scope).await?;
-        let visible = state
-            .access
-            .allowed(
-                &authorized.principal,
-                tenant.id,
-                &target,
-                Permission::Grant,
-                now,
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
+        let visible = authorized.allows(state, &target, Permission::Grant).await?;
         if !visible {
             continue;
         }
@@ -203,7 +178,6 @@ async fn load(
     authorized: &Authorized,
     query: &AccessQuery,
 ) -> AppResult<PageData> {
-    let now = state.clock.now();
     let tenant = &authorized.tenant;
     let roles = access::roles(&state.db, tenant.id).await?;
     let mut grant_instances = Vec::new();
@@ -214,17 +188,9 @@ async fn load(
             grant_instances.push(instance);
         }
     }
-    let can_grant_tenant = state
-        .access
-        .allowed(
-            &authorized.principal,
-            tenant.id,
-            &Target::Tenant,
-            Permission::Grant,
-            now,
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+    let can_grant_tenant = authorized
+        .allows(state, &Target::Tenant, Permission::Grant)
+        .await?;
     let grants = visible_grants(state, authorized, &roles).await?;
     let chosen = grant_instances
         .iter()

@@ -75,17 +75,9 @@ async fn page(
         .await
         .map_err(anyhow::Error::from)?;
     let instances = instances::list_for_tenant(&state.db, tenant.id).await?;
-    let manage_instances = state
-        .access
-        .allowed(
-            &authorized.principal,
-            tenant.id,
-            &Target::Tenant,
-            Permission::ManageInstances,
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+    let manage_instances = authorized
+        .allows(state, &Target::Tenant, Permission::ManageInstances)
+        .await?;
     let base = format!("/tenants/{}/config", tenant.id);
     Ok(views::page(
         Some(current),
@@ -267,17 +259,9 @@ pub async fn import_domains(
     authorized: Authorized,
     RawForm(body): RawForm,
 ) -> AppResult<Response> {
-    let allowed = state
-        .access
-        .allowed(
-            &authorized.principal,
-            authorized.tenant.id,
-            &Target::Tenant,
-            Permission::ManageInstances,
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+    let allowed = authorized
+        .allows(&state, &Target::Tenant, Permission::ManageInstances)
+        .await?;
     if !allowed {
         return Err(AppError::Forbidden("manage this tenant's CHT instances"));
     }

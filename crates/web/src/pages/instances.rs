@@ -287,17 +287,13 @@ pub async fn show(
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
     let instance = authorized.instance()?;
-    let manage = state
-        .access
-        .allowed(
-            &authorized.principal,
-            authorized.tenant.id,
+    let manage = authorized
+        .allows(
+            &state,
             &portal_access::Target::Instance(instance.id),
             portal_domain::Permission::ManageInstances,
-            state.clock.now(),
         )
-        .await
-        .map_err(anyhow::Error::from)?;
+        .await?;
     if !manage {
         return Ok(read_only_page(
             &current,

@@ -47,17 +47,13 @@ pub async fn can_refresh(
     authorized: &Authorized,
     instance: &Instance,
 ) -> AppResult<bool> {
-    Ok(state
-        .access
-        .allowed(
-            &authorized.principal,
-            authorized.tenant.id,
+    authorized
+        .allows(
+            state,
             &portal_access::Target::Instance(instance.id),
             Permission::Stage,
-            state.clock.now(),
         )
         .await
-        .map_err(anyhow::Error::from)?)
 }
 
 fn place_list(base: &str, list: &[Place]) -> Markup {

@@ -141,16 +141,7 @@ pub async fn save(
     if permissions.is_empty() {
         errors.add("permission", "Tick at least one permission.");
     }
-    let held = state
-        .access
-        .permissions_at(
-            &authorized.principal,
-            authorized.tenant.id,
-            &Target::Tenant,
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+    let held = authorized.held_at(&state, &Target::Tenant).await?;
     // Changing a role changes everyone holding it: the editor must hold what it grants now
     // as well as what it granted before (else editing would be a way to revoke).
     let roles = access::roles(&state.db, authorized.tenant.id).await?;

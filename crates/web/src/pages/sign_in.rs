@@ -151,16 +151,9 @@ fn form_of(provider: Option<&Provider>) -> ProviderForm {
 /// Whoever sets the identity provider decides who can sign in as anyone in the tenant: only
 /// someone holding every permission on the whole tenant (or a platform administrator) may.
 async fn require_whole_tenant(state: &AppState, authorized: &Authorized) -> AppResult<()> {
-    let held = state
-        .access
-        .permissions_at(
-            &authorized.principal,
-            authorized.tenant.id,
-            &portal_access::Target::Tenant,
-            state.clock.now(),
-        )
-        .await
-        .map_err(anyhow::Error::from)?;
+    let held = authorized
+        .held_at(state, &portal_access::Target::Tenant)
+        .await?;
     if held == portal_domain::PermissionSet::new(portal_domain::Permission::ALL) {
         Ok(())
     } else {

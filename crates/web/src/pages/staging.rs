@@ -74,14 +74,13 @@ async fn operator(
 /// A batch the operator may work on: in this instance, and staged inside their area.
 async fn visible_batch(
     state: &AppState,
-    current: &CurrentUser,
     authorized: &Authorized,
     id: &str,
 ) -> AppResult<BatchInfo> {
     let instance = authorized.instance()?;
     let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound("batch"))?;
     let info = staging::batch(&state.db, instance.id, id).await?;
-    if visible(state, current, authorized, &info).await? {
+    if visible(state, authorized, &info).await? {
         Ok(info)
     } else {
         Err(AppError::Forbidden(
@@ -92,12 +91,7 @@ async fn visible_batch(
 
 /// A batch is visible to whoever may stage in every area it was staged in (its author too,
 /// only while that holds: access revoked is access gone).
-async fn visible(
-    state: &AppState,
-    _current: &CurrentUser,
-    authorized: &Authorized,
-    info: &BatchInfo,
-) -> AppResult<bool> {
+async fn visible(state: &AppState, authorized: &Authorized, info: &BatchInfo) -> AppResult<bool> {
     let filter = stage_filter(state, authorized).await?;
     if filter == PlaceFilter::Everything {
         return Ok(true);
@@ -230,7 +224,7 @@ pub async fn index(
         .map_err(anyhow::Error::from)?;
     let mut batches = Vec::new();
     for info in staging::batches(&state.db, instance.id).await? {
-        if visible(&state, &current, &authorized, &info).await? {
+        if visible(&state, &authorized, &info).await? {
             batches.push(info);
         }
     }
@@ -487,7 +481,7 @@ pub async fn show(
     Path((_, _, batch_id)): Path<(String, String, String)>,
     Query(query): Query<BatchQuery>,
 ) -> AppResult<Markup> {
-    let info = visible_batch(&state, &current, &authorized, &batch_id).await?;
+    let info = visible_batch(&state, &authorized, &batch_id).await?;
     let config = config(&state, &authorized).await?;
     let kind = config
         .contact_type(&info.contact_type)
@@ -556,13 +550,12 @@ pub async fn show(
     ))
 }
 
-async fn batch_and_kind(
+async fn batch_and_config(
     state: &AppState,
-    current: &CurrentUser,
     authorized: &Authorized,
     batch_id: &str,
 ) -> AppResult<(BatchInfo, TenantConfig)> {
-    let info = visible_batch(state, current, authorized, batch_id).await?;
+    let info = visible_batch(state, authorized, batch_id).await?;
     let config = config(state, authorized).await?;
     Ok((info, config))
 }
@@ -579,7 +572,7 @@ pub async fn edit(
     headers: HeaderMap,
     Path((_, _, batch_id, idx)): Path<(String, String, String, String)>,
 ) -> AppResult<Markup> {
-    let (info, config) = batch_and_kind(&state, &current, &authorized, &batch_id).await?;
+    let (info, config) = batch_and_config(&state, &authorized, &batch_id).await?;
     let idx = parse_idx(&idx)?;
     let kind = config
         .contact_type(&info.contact_type)
@@ -656,10 +649,10 @@ async fn apply(
     authorized: &Authorized,
     headers: &HeaderMap,
     batch_id: &str,
-    idx: Option<usize>,
     what: Change,
 ) -> AppResult<Response> {
-    let (info, config) = batch_and_kind(state, current, authorized, batch_id).await?;
+    let idx = what.row();
+    let (info, config) = batch_and_config(state, authorized, batch_id).await?;
     let kind = config
         .contact_type(&info.contact_type)
         .ok_or(AppError::NotFound("user type"))?
@@ -667,9 +660,9 @@ async fn apply(
     let operator = operator(state, current, authorized).await?;
     let staging = &state.staging;
     let (outcome, notice) = match what {
-        Change::Edit(cells) => (
+        Change::Edit(idx, cells) => (
             staging
-                .edit_row(&operator, &info, &config, idx.unwrap_or(usize::MAX), cells)
+                .edit_row(&operator, &info, &config, idx, cells)
                 .await,
             Notice::RowSaved,
         ),
@@ -677,16 +670,12 @@ async fn apply(
             staging.add_row(&operator, &info, &config, cells).await,
             Notice::RowSaved,
         ),
-        Change::Remove => (
-            staging
-                .remove_row(&operator, &info, &config, idx.unwrap_or(usize::MAX))
-                .await,
+        Change::Remove(idx) => (
+            staging.remove_row(&operator, &info, &config, idx).await,
             Notice::RowRemoved,
         ),
-        Change::Acknowledge => (
-            staging
-                .acknowledge(&operator, &info, &config, idx.unwrap_or(usize::MAX))
-                .await,
+        Change::Acknowledge(idx) => (
+            staging.acknowledge(&operator, &info, &config, idx).await,
             Notice::WarningsAcknowledged,
         ),
         Change::Revalidate => (
@@ -714,11 +703,21 @@ async fn apply(
 }
 
 enum Change {
-    Edit(Vec<String>),
+    Edit(usize, Vec<String>),
     Add(Vec<String>),
-    Remove,
-    Acknowledge,
+    Remove(usize),
+    Acknowledge(usize),
     Revalidate,
+}
+
+impl Change {
+    /// The row the change is about, for redrawing it; `None` for batch-wide changes.
+    const fn row(&self) -> Option<usize> {
+        match self {
+            Self::Edit(idx, _) | Self::Remove(idx) | Self::Acknowledge(idx) => Some(*idx),
+            Self::Add(_) | Self::Revalidate => None,
+        }
+    }
 }
 
 pub async fn save_row(
@@ -737,8 +736,7 @@ pub async fn save_row(
         &authorized,
         &headers,
         &batch_id,
-        Some(idx),
-        Change::Edit(cells),
+        Change::Edit(idx, cells),
     )
     .await
 }
@@ -752,18 +750,12 @@ pub async fn add_row(
     RawForm(body): RawForm,
 ) -> AppResult<Response> {
     let (_, cells) = cells(&body);
-    let headers_without_htmx = {
-        let mut h = headers.clone();
-        h.remove("hx-request");
-        h
-    };
     apply(
         &state,
         &current,
         &authorized,
-        &headers_without_htmx,
+        &headers,
         &batch_id,
-        None,
         Change::Add(cells),
     )
     .await
@@ -783,8 +775,7 @@ pub async fn remove_row(
         &authorized,
         &headers,
         &batch_id,
-        Some(idx),
-        Change::Remove,
+        Change::Remove(idx),
     )
     .await
 }
@@ -803,8 +794,7 @@ pub async fn acknowledge(
         &authorized,
         &headers,
         &batch_id,
-        Some(idx),
-        Change::Acknowledge,
+        Change::Acknowledge(idx),
     )
     .await
 }
@@ -822,7 +812,6 @@ pub async fn revalidate(
         &authorized,
         &headers,
         &batch_id,
-        None,
         Change::Revalidate,
     )
     .await
@@ -831,11 +820,10 @@ pub async fn revalidate(
 /// The rows with errors, as CSV with an "Errors" column.
 pub async fn invalid_csv(
     State(state): State<AppState>,
-    current: CurrentUser,
     authorized: Authorized,
     Path((_, _, batch_id)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
-    let (info, config) = batch_and_kind(&state, &current, &authorized, &batch_id).await?;
+    let (info, config) = batch_and_config(&state, &authorized, &batch_id).await?;
     let bytes = match state
         .staging
         .invalid_csv(&info, &config)

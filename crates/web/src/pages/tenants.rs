@@ -10,14 +10,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_access::{InstanceView, Target};
+use portal_access::Target;
 use portal_domain::Permission;
 use portal_domain::{TenantName, TenantSlug};
 use portal_store::{access, instances, tenants};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::authz::Authorized;
+use crate::authz::{self, Authorized};
 use crate::error::AppResult;
 use crate::extract::{CurrentUser, PlatformAdmin};
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
@@ -183,28 +183,19 @@ struct TenantView {
 }
 
 async fn tenant_view(state: &AppState, authorized: &Authorized) -> AppResult<TenantView> {
-    let now = state.clock.now();
-    let tenant_id = authorized.tenant.id;
-    let who = &authorized.principal;
     let mut visible = Vec::new();
-    for instance in instances::list_for_tenant(&state.db, tenant_id).await? {
-        let view = state
-            .access
-            .instance_view(who, tenant_id, instance.id, None, now)
-            .await
-            .map_err(anyhow::Error::from)?;
-        if view != InstanceView::Nothing {
+    for instance in instances::list_for_tenant(&state.db, authorized.tenant.id).await? {
+        if !authz::place_filter(state, authorized, instance.id, None)
+            .await?
+            .is_nothing()
+        {
             visible.push(instance);
         }
     }
-    let held = state
-        .access
-        .permissions_at(who, tenant_id, &Target::Tenant, now)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let held = authorized.held_at(state, &Target::Tenant).await?;
     Ok(TenantView {
         instances: visible,
-        platform_admin: who.platform_admin,
+        platform_admin: authorized.principal.platform_admin,
         manage_instances: held.contains(Permission::ManageInstances),
         manage_config: held.contains(Permission::ManageConfig),
         grant_roles: held.contains(Permission::Grant),
