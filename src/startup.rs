@@ -39,7 +39,10 @@ pub async fn prepare(
     clock: Clock,
     run_migrations: bool,
 ) -> anyhow::Result<AppState> {
-    // The key first: a production start without one must fail before it changes the database.
+    // Settings built in code get the checks a loaded file gets (production needs an https
+    // public_url); then the key: a production start without one must fail before it changes
+    // the database.
+    config.validate()?;
     let (master_key, source) = config.master_key()?;
     let db = open_database(config).await?;
     if run_migrations {

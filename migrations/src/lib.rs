@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_foundation;
 mod m20261125_000002_create_access;
 mod m20261125_000003_create_staging;
+mod m20261206_000001_batch_anchors_text;
+mod m20261206_000002_grants_outlive_instances;
 
 pub struct Migrator;
 
@@ -16,6 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_foundation::Migration),
             Box::new(m20261125_000002_create_access::Migration),
             Box::new(m20261125_000003_create_staging::Migration),
+            Box::new(m20261206_000001_batch_anchors_text::Migration),
+            Box::new(m20261206_000002_grants_outlive_instances::Migration),
         ]
     }
 }

@@ -173,7 +173,10 @@ async fn migrate_applies_the_schema_to_a_fresh_database() {
     let output = portal(&database, &["migrate"], None);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("Applied 3 migrations;"),
+        stdout(&output).contains(&format!(
+            "Applied {} migrations;",
+            <portal_migrations::Migrator as portal_migrations::MigratorTrait>::migrations().len()
+        )),
         "{}",
         stdout(&output)
     );
@@ -255,6 +258,56 @@ async fn serve_listens_where_told_and_answers_health_checks() {
     assert!(
         database.dir.path().join("data/master.key").exists(),
         "a development key was generated"
+    );
+}
+
+#[tokio::test]
+async fn serve_in_production_needs_an_https_public_url() {
+    let database = TestDatabase::create().await;
+    let key = portal_crypto::MasterKey::generate().to_base64();
+    let serve = |public_url: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cht-portal"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(database.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &database.url)
+            .env("PORTAL_ENVIRONMENT", "production")
+            .env("PORTAL_MASTER_KEY", &key);
+        if let Some(url) = public_url {
+            command.env("PORTAL_PUBLIC_URL", url);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A portal that wrongly starts serves until stopped.
+        for _ in 0..100 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        child.wait_with_output().unwrap()
+    };
+
+    let output = serve(None);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("key `public_url` (environment variable PORTAL_PUBLIC_URL) is required when `environment` is production"),
+        "{message}"
+    );
+
+    let output = serve(Some("http://portal.health.go.ke"));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("PORTAL_PUBLIC_URL") && message.contains("must start with https://"),
+        "{message}"
     );
 }
 

@@ -351,6 +351,7 @@ async fn a_new_address_needs_the_password_again() {
 async fn production_refuses_plain_http_addresses() {
     let app = TestApp::spawn_with(|c| {
         c.environment = portal_config::Environment::Production;
+        c.public_url = Some("https://portal.health.go.ke".parse().unwrap());
         c.master_key = Some(portal_config::SecretString::new(
             portal_crypto::MasterKey::generate().to_base64(),
         ));

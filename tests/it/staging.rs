@@ -96,7 +96,7 @@ async fn upload_config(
         .unwrap()
 }
 
-async fn upload_rows(
+pub async fn upload_rows(
     app: &TestApp,
     client: &Client,
     staging: &str,
@@ -123,14 +123,16 @@ fn windows_1252(text: &str) -> Vec<u8> {
         .collect()
 }
 
-struct Setup {
-    app: TestApp,
-    w: World,
-    national: Client,
-    staging: String,
+/// A portal with the world, Makueni's places in I1, the Kenya config, and a national
+/// administrator signed in.
+pub struct Setup {
+    pub app: TestApp,
+    pub w: World,
+    pub national: Client,
+    pub staging: String,
 }
 
-async fn setup() -> Setup {
+pub async fn setup() -> Setup {
     let app = TestApp::spawn().await;
     let w = World::build(&app).await;
     makueni(&app, &w).await;
@@ -377,7 +379,7 @@ async fn a_messy_upload_is_explained_and_fixed_in_the_browser() {
         .await
         .unwrap();
     let mut lines = export.trim_start_matches('\u{feff}').lines();
-    assert!(lines.next().unwrap().ends_with("Errors"));
+    assert!(lines.next().unwrap().ends_with("\"Errors\""));
     assert_eq!(lines.count(), 2);
 
     // Fix the misspelt CHU inline (HTMX): the row is checked again at once.
@@ -401,7 +403,17 @@ async fn a_messy_upload_is_explained_and_fixed_in_the_browser() {
         fragment.contains("badge ok") && fragment.contains("row-2"),
         "{fragment}"
     );
-    assert_eq!(app.last_audit("stage.row_edited").await.details["row"], 2);
+    let edited = app.last_audit("stage.row_edited").await;
+    assert_eq!(edited.details["row"], 2);
+    // Which columns changed, with digests of the values (ADR 0007), never the values.
+    let changed = edited.details["changed"].as_object().unwrap();
+    assert!(!changed.is_empty(), "{changed:?}");
+    for change in changed.values() {
+        for side in ["before", "after"] {
+            let digest = change[side].as_str().unwrap();
+            assert!(digest.is_empty() || digest.starts_with("hmac:"), "{digest}");
+        }
+    }
 
     // Acknowledge one duplicate-phone warning; remove the row with the bad phone.
     let ack = app
@@ -417,10 +429,28 @@ async fn a_messy_upload_is_explained_and_fixed_in_the_browser() {
         .submit_with(national, &batch, &format!("{batch}/rows/3/remove"), &[])
         .await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.last_audit("stage.row_removed").await.details["cells"][3],
-        "Peter Otieno"
+    let removed = app.last_audit("stage.row_removed").await;
+    assert_eq!(removed.details["row"], 3);
+    let cells = removed.details["cells"].as_object().unwrap();
+    assert!(
+        cells
+            .values()
+            .all(|c| c.as_str().unwrap().starts_with("hmac:"))
     );
+    assert!(!cells.is_empty());
+    // No staged value reaches the append-only trail.
+    let trail = serde_json::to_string(
+        &portal_store::audit::list_recent(&app.db, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| &e.details)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for value in ["Peter Otieno", "Ann Ménéz", "0733000222"] {
+        assert!(!trail.contains(value), "{value} is in the audit trail");
+    }
     let page = page_text(app.get_with(national, &batch).await).await;
     assert!(
         page.contains("Errors 0") && !page.contains("Peter Otieno"),
@@ -562,7 +592,7 @@ async fn staging_stays_inside_the_operators_area_and_is_shared_with_colleagues_t
     let batch = location(&uploaded);
     let page = page_text(app.get_with(&kibwezi, &batch).await).await;
     assert!(
-        page.contains("outside your area"),
+        page.contains("outside this batch's area"),
         "Kiboko is in Makindu: {page}"
     );
     assert!(

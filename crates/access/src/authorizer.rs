@@ -244,45 +244,6 @@ impl Authorizer {
             .collect())
     }
 
-    /// How long `who` holds `permission` on `target`: `Ok(None)` without an end (or for a
-    /// platform administrator), `Ok(Some(t))` until the latest end of the grants that give it.
-    /// Access someone delegates must not outlive this.
-    pub async fn held_until(
-        &self,
-        who: &Principal,
-        tenant: TenantId,
-        target: &Target,
-        permission: Permission,
-        now: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, AccessError> {
-        if who.platform_admin {
-            return Ok(None);
-        }
-        let enforcer = self.enforcer(tenant, now).await?;
-        let roles = enforcer.get_role_manager();
-        let request = target.request_scope();
-        let mut latest: Option<DateTime<Utc>> = None;
-        for held in self.held(who, tenant, now).await? {
-            let gives =
-                roles
-                    .read()
-                    .has_link(&held.role, &adapter::permission_name(permission), None);
-            if !gives || !scope::covers(&held.scope, &request) {
-                continue;
-            }
-            let Some(until) = held
-                .expires
-                .parse::<i64>()
-                .ok()
-                .and_then(|s| DateTime::from_timestamp(s, 0))
-            else {
-                return Ok(None);
-            };
-            latest = Some(latest.map_or(until, |l| l.max(until)));
-        }
-        Ok(latest)
-    }
-
     /// Whether `who` belongs to `tenant` at all (any grant in force, or platform admin).
     pub async fn is_member(
         &self,

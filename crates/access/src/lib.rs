@@ -7,7 +7,11 @@
 
 pub mod adapter;
 mod authorizer;
+pub mod delegation;
+mod holdings;
 pub mod scope;
 
 pub use authorizer::{AccessError, Authorizer, HeldScope, InstanceView, MODEL, Principal};
+pub use delegation::DelegationError;
+pub use holdings::{Holding, Holdings, RoleBook};
 pub use scope::Target;

@@ -4,7 +4,22 @@
 //! its rows in one transaction. Edits re-validate one row against the same in-memory place index
 //! and keep duplicate warnings among rows current; only the rows whose state changed are written.
 //! Each process keeps recently used place indexes and batches in memory, keyed by the cache
-//! stamp and the batch version, so it never works from a stale copy.
+//! stamp, the batch version and the batch's area, so it never works from a stale copy.
+//!
+//! **A batch's area** ([`Area`]) is fixed when it is created: the `stage` area of its author at
+//! that moment, stored as the batch's anchors. Every validation of the batch (upload, edit, added
+//! row, removal, acknowledgement, re-validation, rebuild in memory) is judged by that area,
+//! whoever triggers it, so a row's status never depends on who last touched the batch. Who may
+//! act on a batch at all is the web layer's check: their own `stage` area must cover the
+//! batch's area.
+
+mod area;
+mod audit_details;
+mod export;
+
+pub use area::Area;
+
+use audit_details::CellDigests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -50,17 +65,17 @@ pub enum Refusal {
     Config(String),
     #[error("The row has {given} values but the user type has {expected} columns.")]
     WrongWidth { given: usize, expected: usize },
+    #[error("You may not stage users anywhere in this instance.")]
+    NoArea,
 }
 
-/// The operator a change is made for: their audit context and the part of the instance they may
-/// act in.
+/// The operator a change is made for: their audit context and where they may stage now.
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub ctx: AuditContext,
-    pub scope: Scope,
-    /// The subtree roots the operator works in (empty: the whole instance); new batches are
-    /// anchored there, so colleagues whose area covers them all see them.
-    pub anchors: Vec<String>,
+    /// The operator's current `stage` area. A batch they upload is fixed to it; changes to an
+    /// existing batch are judged by the batch's own area instead ([`Area::of_batch`]).
+    pub area: Area,
     pub today: NaiveDate,
 }
 
@@ -74,6 +89,9 @@ struct LoadedIndex {
 struct LoadedBatch {
     version: i64,
     stamp: String,
+    /// The batch's own area (part of the cache key) and its scope, used for every row.
+    area: Area,
+    scope: Scope,
     batch: Batch,
     acknowledged: HashSet<usize>,
     lines: HashMap<usize, usize>,
@@ -88,6 +106,8 @@ struct Caches {
 /// The staging service. Cheap to share (put it in an `Arc` or the app state).
 pub struct Staging {
     db: Db,
+    /// Keyed digests of cells for audit events (ADR 0007).
+    digester: portal_crypto::AuditDigester,
     caches: Mutex<Caches>,
     /// Uploads and batch rebuilds each take a core and up to a few hundred MB: at most two at
     /// a time per process, the rest wait.
@@ -143,6 +163,16 @@ fn record(idx: usize, row: &StagedRow, acknowledged: bool) -> RowRecord {
     }
 }
 
+/// The CSV headers of the engine's contact type, in column order: raw cells are indexed by them.
+fn headers(engine: &Engine) -> Vec<String> {
+    engine
+        .validator()
+        .columns()
+        .iter()
+        .map(|column| column.header.clone())
+        .collect()
+}
+
 /// Values of `unique` place properties (other than the name, which the index has) held by the
 /// instance's places, so duplicates on the instance are warned about.
 fn known_values(
@@ -184,9 +214,10 @@ fn known_values(
 
 impl Staging {
     #[must_use]
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, digester: portal_crypto::AuditDigester) -> Self {
         Self {
             db,
+            digester,
             caches: Mutex::new(Caches::default()),
             heavy: tokio::sync::Semaphore::new(2),
             rebuilding: tokio::sync::Mutex::new(()),
@@ -297,6 +328,9 @@ impl Staging {
         let Some(kind) = config.contact_type(contact_type).cloned() else {
             return Ok(Err(Refusal::UnknownType(contact_type.to_owned())));
         };
+        let Some(anchors) = operator.area.anchors() else {
+            return Ok(Err(Refusal::NoArea));
+        };
         let _permit = self
             .heavy
             .acquire()
@@ -305,7 +339,7 @@ impl Staging {
         let started = std::time::Instant::now();
         let loaded = self.index(instance).await?;
         let indexed = started.elapsed();
-        let scope = operator.scope.clone();
+        let scope = operator.area.scope();
         let today = operator.today;
         let validated =
             tokio::task::spawn_blocking(move || -> Result<(Batch, Vec<String>), Refusal> {
@@ -346,7 +380,7 @@ impl Staging {
                 instance_id: instance,
                 contact_type: contact_type.to_owned(),
                 file_name: file_name.to_owned(),
-                anchors: operator.anchors.clone(),
+                anchors,
                 notices,
             },
             counts,
@@ -387,7 +421,9 @@ impl Staging {
             .find(|(id, _)| *id == info.id)
             .map(|(_, b)| Arc::clone(b))?;
         let guard = cached.lock().await;
-        let current = guard.version == info.version && guard.stamp == loaded_index.stamp;
+        let current = guard.version == info.version
+            && guard.stamp == loaded_index.stamp
+            && guard.area == Area::of_batch(info);
         drop(guard);
         current.then_some(cached)
     }
@@ -398,7 +434,7 @@ impl Staging {
         info: &BatchInfo,
         config: &TenantConfig,
         loaded_index: &Arc<LoadedIndex>,
-        operator: &Operator,
+        today: NaiveDate,
     ) -> Result<Result<Arc<tokio::sync::Mutex<LoadedBatch>>, Refusal>, BatchError> {
         if let Some(cached) = self.current_copy(info, loaded_index).await {
             return Ok(Ok(cached));
@@ -418,8 +454,9 @@ impl Staging {
         };
         let stored = staging::all_rows(&self.db, info.id).await?;
         let index = Arc::clone(loaded_index);
-        let scope = operator.scope.clone();
-        let today = operator.today;
+        // The batch's own area, never the scope of whoever happens to trigger the rebuild.
+        let area = Area::of_batch(info);
+        let scope = area.scope();
         let (version, stamp) = (info.version, loaded_index.stamp.clone());
         let built = tokio::task::spawn_blocking(move || -> Result<LoadedBatch, Refusal> {
             let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
@@ -468,6 +505,8 @@ impl Staging {
             Ok(LoadedBatch {
                 version,
                 stamp,
+                area,
+                scope,
                 batch,
                 acknowledged,
                 lines,
@@ -505,7 +544,7 @@ impl Staging {
         // current batch, whatever changed since the page was loaded.
         let info = &staging::batch(&self.db, info.instance_id, info.id).await?;
         let index = self.index(info.instance_id).await?;
-        let loaded = match self.loaded(info, config, &index, operator).await? {
+        let loaded = match self.loaded(info, config, &index, operator.today).await? {
             Ok(loaded) => loaded,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -598,22 +637,29 @@ impl Staging {
         if let Err(refusal) = Self::check_width(config, info, &raw) {
             return Ok(Err(refusal));
         }
-        let (scope, today) = (operator.scope.clone(), operator.today);
+        let today = operator.today;
+        let digests = CellDigests::new(&self.digester, info.tenant_id);
         self.change(
             operator,
             info,
             config,
             AuditAction::StageRowEdited,
             move |state, engine| {
-                if state.batch.row(idx).is_none() {
+                let Some(before) = state.batch.row(idx) else {
                     return Err(Refusal::Input("That row was removed.".to_owned()));
-                }
+                };
+                let before: Vec<String> = before.raw_values().map(str::to_owned).collect();
                 let line = state.lines.get(&idx).copied().unwrap_or(0);
                 let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
-                let row = engine.validate_one(line, &cells, &scope, today);
+                let row = engine.validate_one(line, &cells, &state.scope, today);
                 state.acknowledged.remove(&idx);
                 let affected = state.batch.replace(idx, row);
-                Ok((affected, Vec::new(), json!({ "row": idx, "line": line })))
+                let changed = digests.changes(&headers(engine), &before, &raw);
+                Ok((
+                    affected,
+                    Vec::new(),
+                    json!({ "row": idx, "line": line, "changed": changed }),
+                ))
             },
         )
         .await
@@ -630,7 +676,7 @@ impl Staging {
         if let Err(refusal) = Self::check_width(config, info, &raw) {
             return Ok(Err(refusal));
         }
-        let (scope, today) = (operator.scope.clone(), operator.today);
+        let today = operator.today;
         self.change(
             operator,
             info,
@@ -639,7 +685,7 @@ impl Staging {
             move |state, engine| {
                 let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
                 let line = state.lines.values().copied().max().unwrap_or(1) + 1;
-                let row = engine.validate_one(line, &cells, &scope, today);
+                let row = engine.validate_one(line, &cells, &state.scope, today);
                 let (idx, affected) = state.batch.push(row);
                 state.lines.insert(idx, line);
                 Ok((affected, Vec::new(), json!({ "row": idx, "line": line })))
@@ -656,17 +702,25 @@ impl Staging {
         config: &TenantConfig,
         idx: usize,
     ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        self.change(operator, info, config, AuditAction::StageRowRemoved, move |state, _| {
-            let Some((removed, affected)) = state.batch.remove(idx) else {
-                return Err(Refusal::Input("That row was already removed.".to_owned()));
-            };
-            state.acknowledged.remove(&idx);
-            Ok((
-                affected,
-                vec![idx],
-                json!({ "row": idx, "line": removed.line(), "cells": removed.raw_values().collect::<Vec<_>>() }),
-            ))
-        })
+        let digests = CellDigests::new(&self.digester, info.tenant_id);
+        self.change(
+            operator,
+            info,
+            config,
+            AuditAction::StageRowRemoved,
+            move |state, engine| {
+                let Some((removed, affected)) = state.batch.remove(idx) else {
+                    return Err(Refusal::Input("That row was already removed.".to_owned()));
+                };
+                state.acknowledged.remove(&idx);
+                let cells = digests.cells(&headers(engine), &removed);
+                Ok((
+                    affected,
+                    vec![idx],
+                    json!({ "row": idx, "line": removed.line(), "cells": cells }),
+                ))
+            },
+        )
         .await
     }
 
@@ -687,39 +741,40 @@ impl Staging {
                 let Some(row) = state.batch.row(idx) else {
                     return Err(Refusal::Input("That row was removed.".to_owned()));
                 };
-                let warnings: Vec<String> =
-                    row.warnings().iter().map(|w| w.message.clone()).collect();
+                let columns = audit_details::warning_columns(row.warnings());
+                let count = row.warnings().len();
                 state.acknowledged.insert(idx);
                 Ok((
                     vec![idx],
                     Vec::new(),
-                    json!({ "row": idx, "warnings": warnings }),
+                    json!({ "row": idx, "warnings": count, "columns": columns }),
                 ))
             },
         )
         .await
     }
 
-    /// Re-validates every row against the current place cache and the operator's scope.
+    /// Re-validates every row against the current place cache, within the batch's area.
     pub async fn revalidate(
         &self,
         operator: &Operator,
         info: &BatchInfo,
         config: &TenantConfig,
     ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        let (scope, today) = (operator.scope.clone(), operator.today);
+        let today = operator.today;
         self.change(
             operator,
             info,
             config,
             AuditAction::StageRevalidated,
             move |state, engine| {
+                let scope = &state.scope;
                 let rows: Vec<(usize, StagedRow)> = state
                     .batch
                     .rows()
                     .map(|(i, row)| {
                         let cells: Vec<&str> = row.raw_values().collect();
-                        (i, engine.validate_one(row.line(), &cells, &scope, today))
+                        (i, engine.validate_one(row.line(), &cells, scope, today))
                     })
                     .collect();
                 let mut affected = Vec::with_capacity(rows.len());
@@ -733,58 +788,5 @@ impl Staging {
             },
         )
         .await
-    }
-
-    /// The rows with errors as CSV: the original columns plus an "Errors" column, to fix
-    /// offline and upload again.
-    pub async fn invalid_csv(
-        &self,
-        info: &BatchInfo,
-        config: &TenantConfig,
-    ) -> Result<Result<Vec<u8>, Refusal>, BatchError> {
-        let Some(kind) = config.contact_type(&info.contact_type) else {
-            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
-        };
-        let validator = match Validator::new(kind) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(Refusal::Config(e.to_string()))),
-        };
-        let rows = staging::all_rows(&self.db, info.id).await?;
-        let mut out = Vec::new();
-        {
-            let mut writer = csv::Writer::from_writer(&mut out);
-            let mut header: Vec<&str> = validator
-                .columns()
-                .iter()
-                .map(|c| c.header.as_str())
-                .collect();
-            header.push(portal_staging::ERRORS_HEADER);
-            writer
-                .write_record(&header)
-                .map_err(|e| BatchError::Task(e.to_string()))?;
-            for row in rows.iter().filter(|r| r.status == Status::Error) {
-                let errors: Vec<String> = row
-                    .problems
-                    .iter()
-                    .map(|p| match &p.column {
-                        Some(c) => format!("{c}: {} ({}) {}", p.message, p.value, p.fix),
-                        None => format!("{} {}", p.message, p.fix),
-                    })
-                    .collect();
-                let mut record: Vec<String> = row.raw.clone();
-                record.resize(header.len() - 1, String::new());
-                record.push(errors.join(" | "));
-                writer
-                    .write_record(&record)
-                    .map_err(|e| BatchError::Task(e.to_string()))?;
-            }
-            writer
-                .flush()
-                .map_err(|e| BatchError::Task(e.to_string()))?;
-        }
-        // A BOM so spreadsheet programs on Windows read accented names correctly.
-        let mut bytes = b"\xEF\xBB\xBF".to_vec();
-        bytes.extend(out);
-        Ok(Ok(bytes))
     }
 }

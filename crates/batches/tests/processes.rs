@@ -2,9 +2,8 @@
 //! changes, and an in-memory copy is never used once the batch has moved on.
 
 use chrono::Utc;
-use portal_batches::{Operator, Staging};
+use portal_batches::{Area, Operator, Staging};
 use portal_crypto::MasterKey;
-use portal_staging::Scope;
 use portal_store::AuditContext;
 use portal_store::places::{self, PlaceRecord};
 use portal_store::staging::{self, Status};
@@ -53,8 +52,14 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
     .await
     .unwrap();
 
-    let first = Staging::new(db.clone());
-    let second = Staging::new(db.clone());
+    let first = Staging::new(
+        db.clone(),
+        portal_crypto::AuditDigester::new(&portal_crypto::MasterKey::generate()),
+    );
+    let second = Staging::new(
+        db.clone(),
+        portal_crypto::AuditDigester::new(&portal_crypto::MasterKey::generate()),
+    );
     first
         .save_config(&ctx, tenant, CONFIG)
         .await
@@ -63,8 +68,7 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
     let config = first.config(tenant).await.unwrap().unwrap();
     let operator = Operator {
         ctx: ctx.clone(),
-        scope: Scope::All,
-        anchors: vec![],
+        area: Area::Instance,
         today: Utc::now().date_naive(),
     };
     let csv = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\

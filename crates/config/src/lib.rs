@@ -23,7 +23,7 @@ pub use master_key::{MasterKeySource, resolve_master_key};
 /// Every setting, spelled as its environment variable after `PORTAL_` (lower case, `__` between
 /// levels). Other `PORTAL_*` variables are not settings: Kubernetes, for one, injects
 /// `PORTAL_PORT` and friends for a service named "portal", so they are reported, not fatal.
-pub const ENV_KEYS: [&str; 16] = [
+pub const ENV_KEYS: [&str; 18] = [
     "listen",
     "data_dir",
     "database_url",
@@ -38,6 +38,8 @@ pub const ENV_KEYS: [&str; 16] = [
     "login__max_failures_per_address",
     "login__window_minutes",
     "login__lockout_minutes",
+    "login__max_oidc_starts_per_address",
+    "login__oidc_start_window_minutes",
     "log__format",
     "log__filter",
 ];
@@ -73,7 +75,7 @@ pub const SECRET_KEYS: [&str; 2] = ["master_key", "database_url"];
 pub enum Environment {
     /// Generates a master key into the data directory when none is configured.
     Development,
-    /// Refuses to start without an explicit master key.
+    /// Refuses to start without an explicit master key or an `https://` `public_url`.
     Production,
 }
 
@@ -102,6 +104,10 @@ pub struct LoginThrottleConfig {
     pub max_failures_per_address: u32,
     pub window_minutes: u32,
     pub lockout_minutes: u32,
+    /// Sign-ins started at an identity provider from one client address within the window
+    /// below; each writes a row and calls out to the provider, and needs no account.
+    pub max_oidc_starts_per_address: u32,
+    pub oidc_start_window_minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +185,8 @@ impl Default for Config {
                 max_failures_per_address: 20,
                 window_minutes: 15,
                 lockout_minutes: 15,
+                max_oidc_starts_per_address: 20,
+                oidc_start_window_minutes: 10,
             },
             log: LogConfig {
                 format: LogFormat::Text,
@@ -251,7 +259,9 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the settings together; [`Config::load`] runs it, and so does start-up, for a
+    /// configuration built in code.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         let mut require_positive = |key: &str, value: u32| {
             if value == 0 {
@@ -276,6 +286,14 @@ impl Config {
         );
         require_positive("login.window_minutes", self.login.window_minutes);
         require_positive("login.lockout_minutes", self.login.lockout_minutes);
+        require_positive(
+            "login.max_oidc_starts_per_address",
+            self.login.max_oidc_starts_per_address,
+        );
+        require_positive(
+            "login.oidc_start_window_minutes",
+            self.login.oidc_start_window_minutes,
+        );
         if let Some(url) = &self.database_url {
             let url = url.expose();
             if !(url.starts_with("sqlite:")
@@ -289,13 +307,25 @@ impl Config {
                 ));
             }
         }
-        if let Some(url) = &self.public_url {
-            if !matches!(url.scheme(), "http" | "https") {
+        match &self.public_url {
+            Some(url) if !matches!(url.scheme(), "http" | "https") => problems.push(format!(
+                "{} must be an http:// or https:// address",
+                describe_key("public_url")
+            )),
+            // Production is reached over HTTPS at a known address: cookies are `Secure`, HSTS
+            // is sent, and sign-in redirect addresses never come from a request's `Host`.
+            Some(url) if self.environment == Environment::Production && url.scheme() != "https" => {
                 problems.push(format!(
-                    "{} must be an http:// or https:// address",
+                    "{} must start with https:// when `environment` is production (it is {url})",
                     describe_key("public_url")
                 ));
             }
+            None if self.environment == Environment::Production => problems.push(format!(
+                "{} is required when `environment` is production: the https:// address people \
+                 use to reach the portal, e.g. https://portal.health.go.ke",
+                describe_key("public_url")
+            )),
+            _ => {}
         }
         if problems.is_empty() {
             Ok(())

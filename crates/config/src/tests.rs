@@ -152,9 +152,47 @@ fn zero_timeouts_and_foreign_database_schemes_are_rejected() {
 fn production_requires_a_master_key() {
     Jail::expect_with(|jail| {
         jail.set_env("PORTAL_ENVIRONMENT", "production");
+        jail.set_env("PORTAL_PUBLIC_URL", "https://portal.health.go.ke");
         let config = load_in_jail(jail, None).unwrap();
         let message = config.master_key().unwrap_err().to_string();
         assert!(message.contains("PORTAL_MASTER_KEY"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn production_requires_an_https_public_url() {
+    Jail::expect_with(|jail| {
+        jail.set_env("PORTAL_ENVIRONMENT", "production");
+        let message = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(
+            message.contains("key `public_url`")
+                && message.contains("PORTAL_PUBLIC_URL")
+                && message.contains("is required when `environment` is production"),
+            "{message}"
+        );
+
+        jail.set_env("PORTAL_PUBLIC_URL", "http://portal.health.go.ke");
+        let message = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(
+            message.contains("PORTAL_PUBLIC_URL") && message.contains("must start with https://"),
+            "{message}"
+        );
+
+        jail.set_env("PORTAL_PUBLIC_URL", "https://portal.health.go.ke");
+        let config = load_in_jail(jail, None).unwrap();
+        assert!(config.cookies_secure());
+        Ok(())
+    });
+}
+
+#[test]
+fn development_needs_no_public_url_and_may_use_http() {
+    Jail::expect_with(|jail| {
+        assert!(load_in_jail(jail, None).unwrap().public_url.is_none());
+        jail.set_env("PORTAL_PUBLIC_URL", "http://127.0.0.1:8080");
+        let config = load_in_jail(jail, None).unwrap();
+        assert!(!config.cookies_secure());
         Ok(())
     });
 }

@@ -65,6 +65,17 @@ impl MasterKey {
         STANDARD.encode(self.key)
     }
 
+    /// A key for another purpose, derived from this one so that it never needs storing: HMAC of
+    /// the purpose's label under the master key.
+    #[must_use]
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// A short, non-secret fingerprint of the key.
     #[must_use]
     pub fn id(&self) -> &str {

@@ -151,23 +151,14 @@ impl ContactType {
     }
 
     /// The CSV template users download: the header line of [`Self::csv_columns`] and nothing
-    /// else.
-    ///
-    /// Encoded as UTF-8 with a byte-order mark and a CRLF line end (RFC 4180): without the mark,
-    /// Excel on Windows opens accented headers ("Sous-préfecture") as mojibake, and
-    /// [`header_key`] strips it again on upload. Headers holding a comma, quote, line break or
-    /// surrounding space are quoted.
+    /// else, written by the portal's one CSV writer ([`portal_csv::CsvWriter`]: UTF-8 with a
+    /// byte-order mark, CRLF, every header quoted and safe to open in a spreadsheet, since a
+    /// config's friendly names are text from whoever uploaded it).
     #[must_use]
     pub fn template_csv(&self) -> Vec<u8> {
-        let headers: Vec<String> = self
-            .csv_columns()
-            .iter()
-            .map(|c| csv_field(&c.header))
-            .collect();
-        let mut out = "\u{FEFF}".as_bytes().to_vec();
-        out.extend_from_slice(headers.join(",").as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out
+        let mut csv = portal_csv::CsvWriter::new();
+        csv.row(self.csv_columns().iter().map(|c| c.header.as_str()));
+        csv.into_bytes()
     }
 
     /// The CHT place types to load to resolve this type's rows: the type itself (the places a
@@ -182,17 +173,6 @@ impl ContactType {
             }
         }
         types
-    }
-}
-
-fn csv_field(text: &str) -> String {
-    let needs_quotes = text.contains([',', '"', '\r', '\n'])
-        || text.starts_with(char::is_whitespace)
-        || text.ends_with(char::is_whitespace);
-    if needs_quotes {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
     }
 }
 
@@ -215,13 +195,5 @@ mod tests {
         assert_ne!(header_key("Sous-prefecture"), header_key("Sous-préfecture"));
         assert_eq!(header_key(""), "");
         assert_eq!(header_key("\u{FEFF} "), "");
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("CHU Name"), "CHU Name");
-        assert_eq!(csv_field("Name, first"), "\"Name, first\"");
-        assert_eq!(csv_field("The \"CHU\""), "\"The \"\"CHU\"\"\"");
-        assert_eq!(csv_field(" padded"), "\" padded\"");
     }
 }

@@ -988,7 +988,7 @@ fn french_labels_and_hints_are_accepted() {
     let csv = String::from_utf8(t.template_csv()).unwrap();
     assert_eq!(
         csv,
-        "\u{FEFF}Région,Sous-préfecture,ASC sortant,Nom,Prénom(s),Téléphone,Sexe,Roles\r\n"
+        "\u{FEFF}\"Région\",\"Sous-préfecture\",\"ASC sortant\",\"Nom\",\"Prénom(s)\",\"Téléphone\",\"Sexe\",\"Roles\"\r\n"
     );
 }
 

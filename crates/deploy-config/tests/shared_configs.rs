@@ -209,7 +209,7 @@ fn kenya_csv_columns_follow_the_template_order() {
 
     assert_eq!(
         chp.template_csv(),
-        "\u{FEFF}Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\r\n"
+        "\u{FEFF}\"Sub County\",\"CHU\",\"Outgoing CHP\",\"CHP Name\",\"CHP Phone\",\"Require password change\"\r\n"
             .as_bytes()
     );
     let chu = ke.contact_type("c_community_health_unit").unwrap();

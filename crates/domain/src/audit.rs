@@ -30,10 +30,11 @@ pub enum AuditAction {
     StageRowRemoved,
     StageWarningsAcknowledged,
     StageRevalidated,
+    AccessDenied,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -62,6 +63,7 @@ impl AuditAction {
         Self::StageRowRemoved,
         Self::StageWarningsAcknowledged,
         Self::StageRevalidated,
+        Self::AccessDenied,
     ];
 
     #[must_use]
@@ -95,6 +97,7 @@ impl AuditAction {
             Self::StageRowRemoved => "stage.row_removed",
             Self::StageWarningsAcknowledged => "stage.warnings_acknowledged",
             Self::StageRevalidated => "stage.revalidated",
+            Self::AccessDenied => "access.denied",
         }
     }
 

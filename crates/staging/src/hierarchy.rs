@@ -960,9 +960,9 @@ fn out_of_scope(spec: &LevelSpec, text: &str) -> Problem {
         ProblemKind::OutOfScope,
         Some(&spec.column),
         text,
-        format!("'{text}' exists but is outside your area"),
-        "You can only add users inside the places you manage: check the name, or ask an \
-         administrator of that area.",
+        format!("'{text}' exists but is outside this batch's area"),
+        "A batch only adds users inside the area its author could stage in when uploading it: \
+         check the name, or stage this row in a batch for that area.",
     )
 }
 

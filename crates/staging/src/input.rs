@@ -1,41 +1,49 @@
 //! Decoding an uploaded file into a header and data rows of trimmed text, each row keeping its
 //! line in the file, and matching the header to a contact type's columns.
 //!
-//! The format is found from the bytes, never from the file name: a ZIP or OLE signature is a
-//! spreadsheet (`.xlsx`, `.xls`, `.ods`), anything else must be text (CSV). Text that is not UTF-8
-//! is converted from the encoding it most likely is (in practice Windows-1252), and the
-//! conversion is reported as a notice rather than done silently.
+//! The format is found from the bytes, never from the file name: a ZIP signature is a
+//! spreadsheet (`.xlsx`; see [`sheet`] for why `.xls`, `.xlsb` and `.ods` are refused), anything
+//! else must be text (CSV). Text that is not UTF-8 is converted from the encoding it most likely
+//! is (in practice Windows-1252), and the conversion is reported as a notice rather than done
+//! silently.
+//!
+//! Every format is read in memory bounded by [`Limits`], whatever the file claims about itself:
+//! cells and rows are checked as they are read, never after a whole sheet or line is held.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::io::Cursor;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use calamine::{Data, Reader};
 use portal_deploy_config::header_key;
+
+mod delimited;
+mod package;
+mod sheet;
 
 /// Bounds on what an upload may hold, checked before and while decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file accepted, in bytes.
     pub max_bytes: usize,
-    /// Largest total uncompressed size of a spreadsheet's parts, in bytes (a guard against
-    /// "ZIP bombs": an `.xlsx` is a ZIP archive).
+    /// Largest total uncompressed size of a spreadsheet's parts, in bytes, counted while
+    /// unpacking (a guard against "ZIP bombs": an `.xlsx` is a ZIP archive).
     pub max_unpacked_bytes: u64,
     /// Most data rows accepted (the header and blank rows do not count).
     pub max_rows: usize,
-    /// Most columns accepted in any row.
+    /// Most columns accepted in any row (in a spreadsheet: the column of any cell).
     pub max_columns: usize,
+    /// Largest cell, in bytes of text.
+    pub max_cell_bytes: usize,
 }
 
 impl Default for Limits {
-    /// 32 MiB, 256 MiB unpacked, 200,000 rows, 200 columns: several times a national upload.
+    /// 32 MiB, 256 MiB unpacked, 200,000 rows, 200 columns, 32 KiB a cell: several times a
+    /// national upload (Excel itself holds at most 32,767 characters in a cell).
     fn default() -> Self {
         Self {
             max_bytes: 32 << 20,
             max_unpacked_bytes: 256 << 20,
             max_rows: 200_000,
             max_columns: 200,
+            max_cell_bytes: 32 << 10,
         }
     }
 }
@@ -61,6 +69,30 @@ pub enum InputError {
         count: usize,
         max: usize,
     },
+    #[error(
+        "Cell {cell} is in column {column}; at most {max} columns are read. Delete the columns \
+         after the last one you use (or move the table to the left), save and upload again."
+    )]
+    CellBeyondColumns {
+        cell: String,
+        column: u32,
+        max: usize,
+    },
+    #[error(
+        "Line {line}, column {column} holds more than {max} bytes; at most {max} bytes are \
+         accepted in one cell. Shorten it; if it should be short, look for a double quote (\") \
+         that opens a cell and is never closed."
+    )]
+    CellTooLong {
+        line: usize,
+        column: usize,
+        max: usize,
+    },
+    #[error(
+        "Cell {cell} holds more than {max} bytes; at most {max} bytes are accepted in one cell. \
+         Shorten it, save and upload again."
+    )]
+    SheetCellTooLong { cell: String, max: usize },
     #[error("The file is empty. Fill in the template's columns, one row per user.")]
     Empty,
     #[error("The file has a header but no rows. Add one row per user below the header.")]
@@ -85,6 +117,12 @@ pub enum InputError {
          (or save it as \"CSV UTF-8\") and upload that."
     )]
     Spreadsheet(String),
+    #[error(
+        "This is {0}, which the portal does not read. Open it in Excel or LibreOffice and save \
+         it as \"Excel Workbook (.xlsx)\" (without a password) or as \"CSV UTF-8\", then upload \
+         that."
+    )]
+    UnsupportedSpreadsheet(&'static str),
 }
 
 /// What the file was read as.
@@ -249,7 +287,8 @@ impl Builder {
         let first = self.ends.len();
         let mut blank = true;
         for cell in cells {
-            let cell = cell.trim();
+            // A cell the portal's exports neutralised against formulas ('=…) reads back as staged.
+            let cell = portal_csv::restore(cell.trim());
             blank &= cell.is_empty();
             self.text.push_str(cell);
             self.ends.push(offset(self.text.len())?);
@@ -269,6 +308,26 @@ impl Builder {
             first: offset(first)?,
             len: offset(count)?,
         });
+        Ok(())
+    }
+
+    /// Drops the first `count` cells of the header and of every row: columns left of a sheet's
+    /// first used column. They are empty in every row, so they hold no text and removing their
+    /// ends leaves every other cell's bounds as they were.
+    fn drop_leading_columns(&mut self, count: usize) -> Result<(), InputError> {
+        if let Some((header, _)) = &mut self.header {
+            header.drain(..count.min(header.len()));
+        }
+        let mut kept = 0;
+        for span in &mut self.rows {
+            let (first, len) = (span.first as usize, span.len as usize);
+            let dropped = count.min(len);
+            self.ends.copy_within(first + dropped..first + len, kept);
+            span.first = offset(kept)?;
+            span.len = offset(len - dropped)?;
+            kept += len - dropped;
+        }
+        self.ends.truncate(kept);
         Ok(())
     }
 
@@ -314,13 +373,16 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
     }
     const ZIP: &[u8] = b"PK\x03\x04";
     const OLE: &[u8] = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
-    if bytes.starts_with(ZIP) || bytes.starts_with(OLE) {
-        return decode_spreadsheet(bytes, limits);
+    if bytes.starts_with(ZIP) {
+        return sheet::decode_spreadsheet(bytes, limits);
+    }
+    if bytes.starts_with(OLE) {
+        return Err(InputError::UnsupportedSpreadsheet(sheet::COMPOUND_FILE));
     }
     if let Some(kind) = known_binary(bytes) {
         return Err(InputError::NotASpreadsheet(kind.to_owned()));
     }
-    decode_csv(bytes, limits)
+    delimited::decode_csv(bytes, limits)
 }
 
 /// Common binary formats people upload by mistake, named so the message can say what it was.
@@ -337,333 +399,6 @@ fn known_binary(bytes: &[u8]) -> Option<&'static str> {
         .iter()
         .find(|(magic, _)| bytes.starts_with(magic))
         .map(|(_, name)| *name)
-}
-
-// ---------------------------------------------------------------------------------------------
-// CSV
-
-fn decode_csv(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
-    let (text, encoding, mut notices) = decode_text(bytes)?;
-    let delimiter = sniff_delimiter(&text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut builder = Builder::new(*limits, text.len());
-    let mut record = csv::StringRecord::new();
-    let mut lines = LineCounter::default();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {
-                let start = record
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.byte()).unwrap_or(usize::MAX));
-                let line = lines.line_at(&text, start);
-                builder.push(line, record.len(), record.iter())?;
-            }
-            Err(e) => {
-                let line = e
-                    .position()
-                    .map_or(0, |p| usize::try_from(p.line()).unwrap_or(usize::MAX));
-                return Err(InputError::Csv {
-                    line,
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
-    if unterminated_quote(&text, delimiter) {
-        notices.push(
-            "A quoted cell is never closed, so the rest of the file was read as one cell: check \
-             for a stray double quote (\") in the last rows."
-                .to_owned(),
-        );
-    }
-    let format = SourceFormat::Csv {
-        encoding,
-        delimiter: char::from(delimiter),
-    };
-    builder.finish(format, notices)
-}
-
-/// Line numbers of records, counted incrementally (the CSV reader's own count lags behind when
-/// blank lines precede a record).
-#[derive(Debug)]
-struct LineCounter {
-    cursor: usize,
-    line: usize,
-}
-
-impl Default for LineCounter {
-    fn default() -> Self {
-        Self { cursor: 0, line: 1 }
-    }
-}
-
-impl LineCounter {
-    /// The line of the record whose bytes start at `start` (or at the first byte after it that
-    /// is not a line break: the reader's start may be the end of the previous record).
-    fn line_at(&mut self, text: &str, start: usize) -> usize {
-        let bytes = text.as_bytes();
-        let start = start.clamp(self.cursor, bytes.len());
-        self.line += bytes[self.cursor..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        let mut at = start;
-        while let Some(&b) = bytes.get(at) {
-            match b {
-                b'\n' => self.line += 1,
-                b'\r' => {}
-                _ => break,
-            }
-            at += 1;
-        }
-        self.cursor = at;
-        self.line
-    }
-}
-
-/// The text of the file, the name of the encoding it was read as, and a notice when it was not
-/// UTF-8.
-fn decode_text(bytes: &[u8]) -> Result<(Cow<'_, str>, &'static str, Vec<String>), InputError> {
-    let undecodable =
-        |encoding: &'static str, detail: String| InputError::Undecodable { encoding, detail };
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        let text = std::str::from_utf8(rest).map_err(|e| {
-            undecodable(
-                "UTF-8",
-                format!(
-                    "it starts with a UTF-8 mark but byte {} is not UTF-8",
-                    e.valid_up_to() + 3
-                ),
-            )
-        })?;
-        return checked(Cow::Borrowed(text), "UTF-8", Vec::new());
-    }
-    if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(bytes) {
-        // UTF-16 ("Unicode text" from Excel); UTF-8 was handled above.
-        let (text, had_errors) = encoding.decode_with_bom_removal(bytes);
-        if had_errors {
-            return Err(undecodable(
-                encoding.name(),
-                "some characters are damaged".to_owned(),
-            ));
-        }
-        return checked(Cow::Owned(text.into_owned()), encoding.name(), Vec::new());
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return checked(Cow::Borrowed(text), "UTF-8", Vec::new());
-    }
-    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    detector.feed(bytes, true);
-    let encoding = detector.guess(None, chardetng::Utf8Detection::Deny);
-    let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
-    if had_errors {
-        return Err(undecodable(
-            encoding.name(),
-            "some bytes are not valid in that encoding".to_owned(),
-        ));
-    }
-    let notice = format!(
-        "The file is not UTF-8; it was read as {}. Check that accented letters (é, ñ, ç) look \
-         right below, or save the file as \"CSV UTF-8\" and upload it again.",
-        describe_encoding(encoding.name())
-    );
-    checked(Cow::Owned(text.into_owned()), encoding.name(), vec![notice])
-}
-
-fn describe_encoding(name: &'static str) -> String {
-    match name {
-        "windows-1252" => "Windows-1252 (Western European, also called Latin-1)".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-/// Rejects text holding control characters: a binary file, or bytes that mean nothing in the
-/// encoding guessed (Windows-1252 maps its five undefined bytes to C1 controls).
-fn checked<'t>(
-    text: Cow<'t, str>,
-    encoding: &'static str,
-    notices: Vec<String>,
-) -> Result<(Cow<'t, str>, &'static str, Vec<String>), InputError> {
-    if let Some((at, c)) = text
-        .char_indices()
-        .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-    {
-        let line = text[..at].matches('\n').count() + 1;
-        let detail = format!(
-            "line {line} holds the control character U+{:04X}",
-            u32::from(c)
-        );
-        return Err(if c == '\0' {
-            InputError::NotASpreadsheet(format!("binary data: {detail}"))
-        } else {
-            InputError::Undecodable { encoding, detail }
-        });
-    }
-    Ok((text, encoding, notices))
-}
-
-/// The delimiter of the header line: whichever of `,`, `;` and tab occurs most often outside
-/// quotes (a comma on a tie or when none occurs). Excel in many European locales writes `;`.
-fn sniff_delimiter(text: &str) -> u8 {
-    let (mut commas, mut semicolons, mut tabs) = (0usize, 0usize, 0usize);
-    let mut quoted = false;
-    let mut content = false;
-    for b in text.bytes() {
-        match b {
-            b'"' => quoted = !quoted,
-            // The header line ends here (blank lines before it are skipped).
-            b'\n' | b'\r' if !quoted && content => break,
-            b',' if !quoted => commas += 1,
-            b';' if !quoted => semicolons += 1,
-            b'\t' if !quoted => tabs += 1,
-            _ => {}
-        }
-        content |= !matches!(b, b'\n' | b'\r' | b' ');
-    }
-    if semicolons > commas && semicolons >= tabs {
-        b';'
-    } else if tabs > commas && tabs > semicolons {
-        b'\t'
-    } else {
-        b','
-    }
-}
-
-/// Whether a quoted field opens and never closes (the CSV reader then swallows the rest of the
-/// file into one cell, silently).
-fn unterminated_quote(text: &str, delimiter: u8) -> bool {
-    let mut quoted = false;
-    let mut at_field_start = true;
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if quoted {
-            if b == b'"' {
-                if bytes.get(i + 1) == Some(&b'"') {
-                    i += 1;
-                } else {
-                    quoted = false;
-                }
-            }
-        } else if b == b'"' && at_field_start {
-            quoted = true;
-        } else {
-            at_field_start = b == delimiter || b == b'\n' || b == b'\r';
-        }
-        i += 1;
-    }
-    quoted
-}
-
-// ---------------------------------------------------------------------------------------------
-// Spreadsheets
-
-fn decode_spreadsheet(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
-    // A third-party parser of an uploaded binary format: a panic in it must not take the portal
-    // down.
-    catch_unwind(AssertUnwindSafe(|| read_spreadsheet(bytes, limits))).unwrap_or_else(|_| {
-        Err(InputError::Spreadsheet(
-            "the spreadsheet reader failed on this file".to_owned(),
-        ))
-    })
-}
-
-fn read_spreadsheet(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
-    if bytes.starts_with(b"PK") {
-        check_unpacked_size(bytes, limits.max_unpacked_bytes)?;
-    }
-    let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-        .map_err(|e| InputError::Spreadsheet(one_line(&e)))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| InputError::Spreadsheet("the workbook has no sheet".to_owned()))?
-        .map_err(|e| InputError::Spreadsheet(one_line(&e)))?;
-    // The sheet may start below row 1 (blank rows above are not stored).
-    let first_row = range.start().map_or(0, |(row, _)| row as usize);
-    // The capacity hint is bounded by the file size: stray formatting can make a range huge.
-    let hint = (range.height().saturating_mul(range.width()) * 12).min(bytes.len() * 4);
-    let mut builder = Builder::new(*limits, hint);
-    let mut rendered: Vec<String> = Vec::with_capacity(range.width());
-    for (i, cells) in range.rows().enumerate() {
-        rendered.clear();
-        rendered.extend(cells.iter().map(render_cell));
-        // Trailing empty cells are formatting, not data: drop them so rows are not ragged.
-        while rendered.last().is_some_and(String::is_empty) {
-            rendered.pop();
-        }
-        builder.push(
-            first_row + i + 1,
-            rendered.len(),
-            rendered.iter().map(String::as_str),
-        )?;
-    }
-    builder.finish(SourceFormat::Spreadsheet, Vec::new())
-}
-
-/// Refuses archives whose parts unpack to more than `max` bytes, as declared in the ZIP's
-/// central directory, before the spreadsheet reader inflates them.
-fn check_unpacked_size(bytes: &[u8], max: u64) -> Result<(), InputError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| InputError::Spreadsheet(format!("the ZIP structure is damaged ({e})")))?;
-    let mut total: u64 = 0;
-    for i in 0..archive.len() {
-        let size = archive
-            .by_index_raw(i)
-            .map_err(|e| InputError::Spreadsheet(format!("the ZIP structure is damaged ({e})")))?
-            .size();
-        total = total.saturating_add(size);
-        if total > max {
-            return Err(InputError::UnpacksTooLarge { max });
-        }
-    }
-    Ok(())
-}
-
-fn one_line(error: &dyn fmt::Display) -> String {
-    error
-        .to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A cell as the text a person sees: whole numbers without ".0" (phone numbers and codes are
-/// often stored as numbers), dates as ISO `yyyy-mm-dd`, errors as Excel writes them (`#N/A`), so
-/// validation reports them.
-fn render_cell(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) => render_float(*f),
-        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, m, d, hh, mm, ss, _) = dt.to_ymd_hms_milli();
-            if (hh, mm, ss) == (0, 0, 0) {
-                format!("{y:04}-{m:02}-{d:02}")
-            } else {
-                format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
-            }
-        }
-        Data::DateTime(dt) => render_float(dt.as_f64()),
-        Data::Error(e) => e.to_string(),
-    }
-}
-
-#[allow(clippy::cast_possible_truncation)] // guarded: whole and below 2^53
-fn render_float(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        (f as i64).to_string()
-    } else {
-        f.to_string()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -517,34 +517,25 @@ impl Validator {
         }
     }
 
-    /// The rows with errors as a CSV file to fix offline and upload again: UTF-8 with a BOM,
-    /// CRLF, the CSV columns as entered plus an "Errors" column describing each problem (which
-    /// the upload reports as an ignored column).
+    /// The rows with errors as a CSV file to fix offline and upload again, written by the
+    /// portal's one CSV writer ([`portal_csv::CsvWriter`]: BOM, CRLF, cells safe to open in a
+    /// spreadsheet, read back as they were on upload): the CSV columns as entered plus an
+    /// "Errors" column describing each problem (which the upload reports as an ignored column).
     #[must_use]
     pub fn invalid_rows_csv<'r>(&self, rows: impl IntoIterator<Item = &'r StagedRow>) -> Vec<u8> {
-        let mut out = b"\xEF\xBB\xBF".to_vec();
-        {
-            let mut writer = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .from_writer(&mut out);
-            let header = self
-                .columns
+        let mut csv = portal_csv::CsvWriter::new();
+        csv.row(
+            self.columns
                 .iter()
                 .map(|c| c.header.as_str())
-                .chain(std::iter::once(ERRORS_HEADER));
-            // Writing to a Vec cannot fail.
-            let _ = writer.write_record(header);
-            for row in rows.into_iter().filter(|r| r.status == RowStatus::Error) {
-                let errors: Vec<String> = row.problems.iter().map(describe_briefly).collect();
-                let record = row
-                    .raw_values()
-                    .map(str::to_owned)
-                    .chain(std::iter::once(errors.join(" | ")));
-                let _ = writer.write_record(record);
-            }
-            let _ = writer.flush();
+                .chain(std::iter::once(ERRORS_HEADER)),
+        );
+        for row in rows.into_iter().filter(|r| r.status == RowStatus::Error) {
+            let errors: Vec<String> = row.problems.iter().map(describe_briefly).collect();
+            let errors = errors.join(" | ");
+            csv.row(row.raw_values().chain(std::iter::once(errors.as_str())));
         }
-        out
+        csv.into_bytes()
     }
 }
 

@@ -155,7 +155,10 @@ fn places_outside_the_scope_are_not_found_but_named() {
     );
     let problem = &batch.row(0).unwrap().problems()[0];
     assert_eq!(problem.kind, ProblemKind::OutOfScope);
-    assert_eq!(problem.message, "'Ngaamba' exists but is outside your area");
+    assert_eq!(
+        problem.message,
+        "'Ngaamba' exists but is outside this batch's area"
+    );
     // Nothing about where it is.
     let text = format!("{} {}", problem.message, problem.fix);
     assert!(!text.contains("Kibwezi") && !text.contains("c3"), "{text}");

@@ -346,7 +346,9 @@ fn invalid_rows_round_trip_through_csv() {
     assert!(export.starts_with(b"\xEF\xBB\xBF"));
     let text = String::from_utf8(export.clone()).unwrap();
     assert!(
-        text.starts_with("\u{FEFF}District,Sub County,CHU,Outgoing CHP,Name,Phone,Errors\r\n"),
+        text.starts_with(
+            "\u{FEFF}\"District\",\"Sub County\",\"CHU\",\"Outgoing CHP\",\"Name\",\"Phone\",\"Errors\"\r\n"
+        ),
         "{text}"
     );
     assert!(

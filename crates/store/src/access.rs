@@ -2,7 +2,15 @@
 //!
 //! Grants are the source of truth for authorization; `portal-access` turns the active ones into
 //! casbin policies. Every change bumps the authorization revision in the same transaction, so
-//! each portal process reloads its policies on the next request that follows the change.
+//! each portal process reloads its policies on the next request that follows the change; it
+//! bumps it first, so changes to access happen one after another (see [`AccessChange`]).
+//!
+//! These functions write what they are given. Who may give what, to whom and until when is
+//! decided by `portal_access::delegation`, which checks and writes inside one [`AccessChange`].
+
+mod change;
+
+pub use change::{AccessChange, instance_in_tenant, place_lineage, user_with_email};
 
 use chrono::{DateTime, Utc};
 use portal_domain::{
@@ -12,7 +20,7 @@ use portal_domain::{
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -213,16 +221,30 @@ pub async fn save_role(
     name: &str,
     permissions: &PermissionSet,
 ) -> Result<()> {
+    let change = AccessChange::begin(db).await?;
+    save_role_in(&change, ctx, tenant_id, key, name, permissions).await?;
+    change.commit().await
+}
+
+/// [`save_role`] inside a change.
+pub async fn save_role_in(
+    change: &AccessChange,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    key: &RoleKey,
+    name: &str,
+    permissions: &PermissionSet,
+) -> Result<()> {
     if key.as_builtin().is_some() {
         return Err(StoreError::Refused(format!(
             "{key} is a built-in role and cannot be changed; choose another key"
         )));
     }
-    let txn = db.begin().await?;
+    let txn = change.connection();
     let existing = role::Entity::find()
         .filter(role::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(role::Column::Key.eq(key.as_str()))
-        .one(&txn)
+        .one(txn)
         .await?;
     let before = existing.as_ref().map(|m| m.permissions.clone());
     match existing {
@@ -231,7 +253,7 @@ pub async fn save_role(
             active.name = Set(name.to_owned());
             active.permissions = Set(permissions.to_stored());
             active.updated_at = Set(ctx.now);
-            active.update(&txn).await?;
+            active.update(txn).await?;
         }
         None => {
             role::ActiveModel {
@@ -243,13 +265,13 @@ pub async fn save_role(
                 created_at: Set(ctx.now),
                 updated_at: Set(ctx.now),
             }
-            .insert(&txn)
+            .insert(txn)
             .await
             .map_err(|e| conflict_on_unique(e, || format!("A role {key} already exists.")))?;
         }
     }
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditRecord::new(AuditAction::RoleSaved)
             .tenant(tenant_id)
@@ -261,8 +283,6 @@ pub async fn save_role(
             })),
     )
     .await?;
-    bump_revision(&txn).await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -273,12 +293,24 @@ pub async fn delete_role(
     tenant_id: TenantId,
     key: &RoleKey,
 ) -> Result<()> {
-    let txn = db.begin().await?;
+    let change = AccessChange::begin(db).await?;
+    delete_role_in(&change, ctx, tenant_id, key).await?;
+    change.commit().await
+}
+
+/// [`delete_role`] inside a change.
+pub async fn delete_role_in(
+    change: &AccessChange,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    key: &RoleKey,
+) -> Result<()> {
+    let txn = change.connection();
     let in_use = grant::Entity::find()
         .filter(grant::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(grant::Column::RoleKey.eq(key.as_str()))
         .filter(in_force(ctx.now))
-        .count(&txn)
+        .count(txn)
         .await?;
     if in_use > 0 {
         return Err(StoreError::Refused(format!(
@@ -288,21 +320,19 @@ pub async fn delete_role(
     let deleted = role::Entity::delete_many()
         .filter(role::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(role::Column::Key.eq(key.as_str()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if deleted.rows_affected == 0 {
         return Err(StoreError::NotFound("role"));
     }
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditRecord::new(AuditAction::RoleDeleted)
             .tenant(tenant_id)
             .target(TargetKind::Role, key),
     )
     .await?;
-    bump_revision(&txn).await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -322,7 +352,7 @@ pub async fn active_grants(
 
 /// The tenant's grants with their holders, newest first; revoked ones only when asked.
 pub async fn tenant_grants(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant_id: TenantId,
     include_revoked: bool,
 ) -> Result<Vec<GrantListing>> {
@@ -364,7 +394,7 @@ pub async fn user_tenants(
     Ok(ids)
 }
 
-pub async fn get_grant(db: &DatabaseConnection, tenant_id: TenantId, id: Uuid) -> Result<Grant> {
+pub async fn get_grant(db: &impl ConnectionTrait, tenant_id: TenantId, id: Uuid) -> Result<Grant> {
     grant::Entity::find_by_id(id)
         .filter(grant::Column::TenantId.eq(tenant_id.as_uuid()))
         .one(db)
@@ -381,10 +411,23 @@ pub async fn grant(
     grantee: Grantee,
     new: NewGrant,
 ) -> Result<(Grant, User)> {
-    let txn = db.begin().await?;
+    let change = AccessChange::begin(db).await?;
+    let given = grant_in(&change, ctx, grantee, new).await?;
+    change.commit().await?;
+    Ok(given)
+}
+
+/// [`grant`] inside a change.
+pub async fn grant_in(
+    change: &AccessChange,
+    ctx: &AuditContext,
+    grantee: Grantee,
+    new: NewGrant,
+) -> Result<(Grant, User)> {
+    let txn = change.connection();
     let user: User = match grantee {
         Grantee::Existing(id) => portal_user::Entity::find_by_id(id.as_uuid())
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(StoreError::NotFound("user"))?
             .into(),
@@ -394,7 +437,7 @@ pub async fn grant(
         } => {
             let existing = portal_user::Entity::find()
                 .filter(portal_user::Column::Email.eq(email.as_str()))
-                .one(&txn)
+                .one(txn)
                 .await?;
             match existing {
                 Some(model) => model.into(),
@@ -412,10 +455,10 @@ pub async fn grant(
                         updated_at: Set(ctx.now),
                         last_login_at: Set(None),
                     }
-                    .insert(&txn)
+                    .insert(txn)
                     .await?;
                     audit::record(
-                        &txn,
+                        txn,
                         ctx,
                         AuditRecord::new(AuditAction::UserInvited)
                             .tenant(new.tenant_id)
@@ -459,10 +502,10 @@ pub async fn grant(
         revoked_at: Set(None),
         revoked_by: Set(None),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditRecord::new(AuditAction::AccessGranted)
             .tenant(new.tenant_id)
@@ -478,8 +521,6 @@ pub async fn grant(
             })),
     )
     .await?;
-    bump_revision(&txn).await?;
-    txn.commit().await?;
     Ok((model.try_into()?, user))
 }
 
@@ -490,7 +531,20 @@ pub async fn revoke(
     tenant_id: TenantId,
     id: Uuid,
 ) -> Result<Grant> {
-    let txn = db.begin().await?;
+    let change = AccessChange::begin(db).await?;
+    let revoked = revoke_in(&change, ctx, tenant_id, id).await?;
+    change.commit().await?;
+    Ok(revoked)
+}
+
+/// [`revoke`] inside a change.
+pub async fn revoke_in(
+    change: &AccessChange,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    id: Uuid,
+) -> Result<Grant> {
+    let txn = change.connection();
     let updated = grant::Entity::update_many()
         .col_expr(grant::Column::RevokedAt, Expr::value(ctx.now))
         .col_expr(
@@ -500,7 +554,7 @@ pub async fn revoke(
         .filter(grant::Column::Id.eq(id))
         .filter(grant::Column::TenantId.eq(tenant_id.as_uuid()))
         .filter(grant::Column::RevokedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if updated.rows_affected == 0 {
         return Err(StoreError::Refused(
@@ -508,11 +562,11 @@ pub async fn revoke(
         ));
     }
     let model = grant::Entity::find_by_id(id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(StoreError::NotFound("grant"))?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditRecord::new(AuditAction::AccessRevoked)
             .tenant(tenant_id)
@@ -525,8 +579,6 @@ pub async fn revoke(
             })),
     )
     .await?;
-    bump_revision(&txn).await?;
-    txn.commit().await?;
     model.try_into()
 }
 

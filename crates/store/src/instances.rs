@@ -9,14 +9,16 @@ use portal_crypto::{MasterKey, Sealed};
 use portal_domain::{
     AuditAction, BaseUrl, InstanceId, InstanceName, ServiceUsername, TargetKind, TenantId,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde_json::json;
+use uuid::Uuid;
 
-use crate::entity::{cht_instance, tenant};
-use crate::{AuditContext, AuditRecord, Result, StoreError, audit, conflict_on_unique};
+use crate::entity::{cht_instance, grant, tenant};
+use crate::{AuditContext, AuditRecord, Result, StoreError, access, audit, conflict_on_unique};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -251,6 +253,9 @@ pub async fn update(
     Ok(model.into())
 }
 
+/// Deletes an instance. Its grants in force are revoked in the same transaction, each with an
+/// `access.revoked` event, and their rows stay: grants are history. The authorization revision
+/// moves, so every portal process drops the policies that still gave them.
 pub async fn delete(
     db: &DatabaseConnection,
     ctx: &AuditContext,
@@ -258,7 +263,12 @@ pub async fn delete(
     id: InstanceId,
 ) -> Result<()> {
     let txn = db.begin().await?;
+    // First, like every access change (`access::AccessChange`): the revision row is the lock
+    // that orders access changes, and taking it last could deadlock with a grant in flight.
+    // Also for an instance without grants: its cached places, which scopes are judged by, go.
+    access::bump_revision(&txn).await?;
     let existing = find_model(&txn, tenant_id, id).await?;
+    let revoked = revoke_grants_on(&txn, ctx, tenant_id, &existing).await?;
     cht_instance::Entity::delete_by_id(id.as_uuid())
         .exec(&txn)
         .await?;
@@ -268,9 +278,60 @@ pub async fn delete(
         AuditRecord::new(AuditAction::InstanceDeleted)
             .tenant(tenant_id)
             .target(TargetKind::Instance, id)
-            .details(json!({ "name": existing.name, "base_url": existing.base_url })),
+            .details(json!({
+                "name": existing.name,
+                "base_url": existing.base_url,
+                "revoked_grants": revoked.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })),
     )
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Revokes the grants in force over `instance` (or a place in it); returns their ids.
+async fn revoke_grants_on(
+    txn: &DatabaseTransaction,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    instance: &cht_instance::Model,
+) -> Result<Vec<Uuid>> {
+    let grants = grant::Entity::find()
+        .filter(grant::Column::TenantId.eq(tenant_id.as_uuid()))
+        .filter(grant::Column::InstanceId.eq(instance.id))
+        .filter(access::in_force(ctx.now))
+        .all(txn)
+        .await?;
+    let ids: Vec<Uuid> = grants.iter().map(|g| g.id).collect();
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    grant::Entity::update_many()
+        .col_expr(grant::Column::RevokedAt, Expr::value(ctx.now))
+        .col_expr(
+            grant::Column::RevokedBy,
+            Expr::value(ctx.actor_user_id.map(|u| u.as_uuid())),
+        )
+        .filter(grant::Column::Id.is_in(ids.clone()))
+        .exec(txn)
+        .await?;
+    for revoked in &grants {
+        audit::record(
+            txn,
+            ctx,
+            AuditRecord::new(AuditAction::AccessRevoked)
+                .tenant(tenant_id)
+                .target(TargetKind::Grant, revoked.id)
+                .details(json!({
+                    "user_id": revoked.user_id.to_string(),
+                    "role": revoked.role_key,
+                    "instance_id": instance.id.to_string(),
+                    "instance_name": instance.name,
+                    "place_id": revoked.place_id,
+                    "reason": "instance deleted",
+                })),
+        )
+        .await?;
+    }
+    Ok(ids)
 }

@@ -11,6 +11,7 @@ pub mod entity;
 pub mod instances;
 pub mod oidc;
 pub mod places;
+pub mod rate_limit;
 pub mod sessions;
 pub mod staging;
 pub mod tenants;

@@ -1,19 +1,21 @@
 //! Authorization of every route, in one place.
 //!
-//! Each route of the router has a [`Rule`] in [`RULES`]; the [`authorize`] middleware looks the
-//! matched route up and enforces it before any handler runs: sign-in, tenant membership, and the
+//! Each route of the route table (`routes.rs`) carries a [`Rule`]; the [`authorize`] layer on
+//! that route enforces it before the handler runs: sign-in, tenant membership, and the
 //! permission on the tenant, instance or place named in the path (judged by casbin, see
-//! `portal-access`). A route without a rule answers 500 — fail closed — and a test enumerates
-//! the router to keep the table complete. Identifiers that arrive in a form or query rather than
-//! the path (a place picked for a grant, for example) are checked by the handler with the same
-//! authorizer before use.
+//! `portal-access`). A route cannot be declared without a rule. Identifiers that arrive in a form
+//! or query rather than the path (a place picked for a grant, for example) are checked by the
+//! handler with the same authorizer before use.
+//!
+//! Every refusal of a signed-in person — by this layer or by a handler's own check — is written
+//! to the audit trail (`access.denied`: who, which route, which target), at most a few a minute
+//! per person so that a loop cannot flood the table (see `denials.rs`).
 //!
 //! Denials: a signed-out request is sent to sign in; a tenant the person has no access to at all
 //! answers 404 (its existence is not confirmed); a tenant they belong to but a permission or
 //! place they lack answers 403.
 
-use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
-use axum::http::Method;
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,9 +25,9 @@ use portal_store::instances::{self, Instance};
 use portal_store::places::{self, Place, PlaceFilter};
 use portal_store::tenants::{self, Tenant};
 
-use crate::AppState;
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
+use crate::{AppState, denials};
 
 /// What a route asks of the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,216 +59,6 @@ pub enum Need {
 }
 
 use Need::{Any, Member, Permission as P};
-
-/// Every route with its rule. Keep in step with `router.rs` (a test checks).
-pub const RULES: &[(&str, &str, Rule)] = &[
-    ("GET", "/", Rule::SignedIn),
-    ("GET", "/login", Rule::Public),
-    ("POST", "/login", Rule::Public),
-    ("GET", "/login/oidc/{provider_id}", Rule::Public),
-    ("GET", "/login/oidc/callback", Rule::Public),
-    ("POST", "/logout", Rule::Public),
-    ("GET", "/account/password", Rule::SignedIn),
-    ("POST", "/account/password", Rule::SignedIn),
-    ("GET", "/tenants", Rule::SignedIn),
-    ("POST", "/tenants", Rule::PlatformAdmin),
-    ("GET", "/tenants/{tenant_id}", Rule::Tenant(Member)),
-    ("POST", "/tenants/{tenant_id}", Rule::PlatformAdmin),
-    ("POST", "/tenants/{tenant_id}/delete", Rule::PlatformAdmin),
-    ("GET", "/tenants/{tenant_id}/access", Rule::Tenant(Member)),
-    ("POST", "/tenants/{tenant_id}/access", Rule::Tenant(Member)),
-    (
-        "GET",
-        "/tenants/{tenant_id}/access/people",
-        Rule::Tenant(Member),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/access/{grant_id}/revoke",
-        Rule::Tenant(Member),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/roles",
-        Rule::Tenant(P(Permission::Grant)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/roles",
-        Rule::Tenant(P(Permission::Grant)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/roles/{role_key}/delete",
-        Rule::Tenant(P(Permission::Grant)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/sign-in",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/sign-in",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances",
-        Rule::Tenant(P(Permission::ManageInstances)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/new",
-        Rule::Tenant(P(Permission::ManageInstances)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}",
-        Rule::InInstance(Any),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}",
-        Rule::Instance(P(Permission::ManageInstances)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/delete",
-        Rule::Instance(P(Permission::ManageInstances)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/test",
-        Rule::Instance(P(Permission::ManageInstances)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/places",
-        Rule::InInstance(Any),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/places/refresh",
-        Rule::Instance(P(Permission::Stage)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/places/search",
-        Rule::InInstance(Any),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/places/{place_id}",
-        Rule::Place(Any),
-    ),
-    (
-        "GET",
-        "/api/v1/tenants/{tenant_id}/instances/{instance_id}/places",
-        Rule::InInstance(Any),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/config",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/config",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/config/upload",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/config/preview",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/config/import-domains",
-        Rule::Tenant(P(Permission::ManageConfig)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/template/{contact_type}",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/upload",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/new-row",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
-        Rule::Instance(P(Permission::Stage)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/edit",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/remove",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/acknowledge",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "POST",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/revalidate",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    (
-        "GET",
-        "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
-        Rule::InInstance(P(Permission::Stage)),
-    ),
-    ("GET", "/healthz", Rule::Public),
-    ("GET", "/readyz", Rule::Public),
-    ("GET", "/assets/{version}/{name}", Rule::Public),
-];
-
-#[must_use]
-pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
-    RULES
-        .iter()
-        .find(|(m, p, _)| *p == path && *m == method.as_str())
-        .map(|(_, _, rule)| *rule)
-}
 
 /// What the middleware established, for handlers: who asks, and the tenant, instance and place
 /// of the path, each loaded once and already checked.
@@ -364,32 +156,41 @@ pub fn principal(current: &CurrentUser) -> Principal {
     }
 }
 
-pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match check(&state, request).await {
-        Ok(request) => next.run(request).await,
-        Err(error) => error.into_response(),
+/// The route layer: enforces `rule` (the route's own, from the route table), then audits any
+/// refusal of a signed-in person, whether this layer or the handler refused.
+pub async fn authorize(
+    State((state, rule)): State<(AppState, Rule)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let attempt = denials::Attempt::of(&mut parts, &state).await;
+    let response = match check(&state, rule, &mut parts).await {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(error) => {
+            let refused = matches!(error, AppError::Forbidden(_) | AppError::NotFound("tenant"));
+            let mut response = error.into_response();
+            if refused {
+                response.extensions_mut().insert(denials::Refused);
+            }
+            response
+        }
+    };
+    if let Some(attempt) = attempt
+        && response.extensions().get::<denials::Refused>().is_some()
+    {
+        attempt.record(&state, response.status()).await;
     }
+    response
 }
 
-async fn check(state: &AppState, request: Request) -> AppResult<Request> {
-    let (mut parts, body) = request.into_parts();
-    let path = parts
-        .extensions
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
-    let Some(rule) = rule_for(&parts.method, &path) else {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "no authorization rule for {} {path}",
-            parts.method
-        )));
-    };
+async fn check(state: &AppState, rule: Rule, parts: &mut Parts) -> AppResult<()> {
     if rule == Rule::Public {
-        return Ok(Request::from_parts(parts, body));
+        return Ok(());
     }
-    let current = CurrentUser::from_request_parts(&mut parts, state).await?;
+    let current = CurrentUser::from_request_parts(parts, state).await?;
     let principal = principal(&current);
-    let params = RawPathParams::from_request_parts(&mut parts, state)
+    let params = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|_| AppError::NotFound("page"))?;
     let param = |name: &str| {
@@ -399,16 +200,14 @@ async fn check(state: &AppState, request: Request) -> AppResult<Request> {
             .map(|(_, value)| value.to_owned())
     };
     let need = match rule {
-        Rule::Public | Rule::SignedIn => return Ok(Request::from_parts(parts, body)),
+        Rule::Public | Rule::SignedIn => return Ok(()),
         Rule::PlatformAdmin
             if !current.user.is_platform_admin || current.via_provider.is_some() =>
         {
             return Err(AppError::Forbidden("manage tenants"));
         }
         // A platform administrator's tenant route still gets its tenant loaded below.
-        Rule::PlatformAdmin if param("tenant_id").is_none() => {
-            return Ok(Request::from_parts(parts, body));
-        }
+        Rule::PlatformAdmin if param("tenant_id").is_none() => return Ok(()),
         Rule::PlatformAdmin => Member,
         Rule::Tenant(need) | Rule::Instance(need) | Rule::InInstance(need) | Rule::Place(need) => {
             need
@@ -500,7 +299,7 @@ async fn check(state: &AppState, request: Request) -> AppResult<Request> {
         instance,
         place,
     });
-    Ok(Request::from_parts(parts, body))
+    Ok(())
 }
 
 const fn denied_action(need: Need) -> &'static str {
@@ -519,80 +318,5 @@ const fn denied_action(need: Need) -> &'static str {
             Permission::ManageConfig => "change this tenant's configuration",
             Permission::Grant => "manage access here",
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    use super::RULES;
-
-    /// The (method, path) pairs the router really serves, read from its `Debug` form: axum has no
-    /// public way to list routes, and a hand-kept list would prove nothing.
-    fn served_routes(router: &axum::Router) -> BTreeSet<(String, String)> {
-        let text = format!("{router:?}");
-        // Only the main path router; the fallback router comes after it.
-        let text = text.split("fallback_router").next().unwrap_or_default();
-        let mut methods: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for chunk in text.split("RouteId(").skip(1) {
-            let Some((id, rest)) = chunk.split_once(')') else {
-                continue;
-            };
-            if let Some(body) = rest.strip_prefix(": MethodRouter(MethodRouter {") {
-                let body = body.split('}').next().unwrap_or_default();
-                let served = ["get", "post", "put", "delete", "patch"]
-                    .into_iter()
-                    .filter(|m| body.contains(&format!("{m}: Route")))
-                    .map(str::to_uppercase)
-                    .collect();
-                methods.insert(id.to_owned(), served);
-            }
-        }
-        let mut routes = BTreeSet::new();
-        for chunk in text.split("RouteId(").skip(1) {
-            let Some((id, rest)) = chunk.split_once(')') else {
-                continue;
-            };
-            if let Some(path) = rest.strip_prefix(": \"") {
-                let path = path.split('"').next().unwrap_or_default();
-                for method in methods.get(id).into_iter().flatten() {
-                    routes.insert((method.clone(), path.to_owned()));
-                }
-            }
-        }
-        routes
-    }
-
-    #[tokio::test]
-    async fn every_route_of_the_router_has_an_authorization_rule() {
-        let db = portal_store::connect("sqlite::memory:").await.unwrap();
-        let settings = crate::WebSettings::development();
-        let state = crate::AppState::new(
-            db,
-            portal_crypto::MasterKey::generate(),
-            settings,
-            crate::Clock::system(),
-        );
-        let served = served_routes(&crate::router(state));
-        assert!(
-            served.len() >= 30,
-            "could not read the router's routes: {served:?}"
-        );
-        let ruled: BTreeSet<(String, String)> = RULES
-            .iter()
-            .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
-            .collect();
-        let unruled: Vec<_> = served.difference(&ruled).collect();
-        assert!(
-            unruled.is_empty(),
-            "routes without an authorization rule: {unruled:?}"
-        );
-        let stale: Vec<_> = ruled.difference(&served).collect();
-        assert!(
-            stale.is_empty(),
-            "rules for routes the router does not serve: {stale:?}"
-        );
-        println!("{} routes, each with an authorization rule", served.len());
     }
 }

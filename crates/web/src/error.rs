@@ -51,13 +51,18 @@ impl IntoResponse for AppError {
                 response
             }
             Self::PasswordChangeRequired => Redirect::to("/account/password").into_response(),
-            Self::Forbidden(what) => views::error_page(
-                StatusCode::FORBIDDEN,
-                "Not allowed",
-                &format!(
-                    "Your account is not allowed to {what}. Ask your national administrator if you need this."
-                ),
-            ),
+            Self::Forbidden(what) => {
+                let mut response = views::error_page(
+                    StatusCode::FORBIDDEN,
+                    "Not allowed",
+                    &format!(
+                        "Your account is not allowed to {what}. Ask your national administrator if you need this."
+                    ),
+                );
+                // The route layer records it in the audit trail.
+                response.extensions_mut().insert(crate::denials::Refused);
+                response
+            }
             Self::NotFound(what) => views::error_page(
                 StatusCode::NOT_FOUND,
                 "Not found",

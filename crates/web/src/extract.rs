@@ -85,7 +85,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 /// A signed-in platform administrator: creates, renames and deletes tenants. The route rules
-/// (`authz::RULES`) require the same; the extractor keeps handlers honest on their own.
+/// (`routes::table`) require the same; the extractor keeps handlers honest on their own.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin(pub CurrentUser);
 

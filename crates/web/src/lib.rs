@@ -7,10 +7,12 @@ mod cht;
 mod clock;
 mod context;
 mod csrf;
+mod denials;
 mod error;
 mod extract;
 mod pages;
 mod router;
+pub mod routes;
 mod state;
 mod views;
 
@@ -68,9 +70,10 @@ async fn purge_expired(state: AppState) {
             Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
             Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
         }
-        if let Err(error) =
-            portal_store::throttle::purge_expired(&state.db, &state.settings.throttle, now).await
-        {
+        // Rate-limit windows share the throttle's table: keep each entry its longer window.
+        let mut throttle = state.settings.throttle;
+        throttle.window = throttle.window.max(state.settings.oidc_starts.window);
+        if let Err(error) = portal_store::throttle::purge_expired(&state.db, &throttle, now).await {
             tracing::warn!(%error, "could not purge old sign-in throttle entries");
         }
         // Sign-ins started at an identity provider and never finished.

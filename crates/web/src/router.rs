@@ -5,7 +5,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -16,11 +15,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::pages::{
-    access, account, auth, config, connection, health, home, instances, oidc, places, roles,
-    sign_in, staging, tenants,
-};
-use crate::{AppState, assets, authz, context, csrf, views};
+use crate::pages::staging;
+use crate::{AppState, authz, context, csrf, routes, views};
 
 /// No inline script or style anywhere: everything comes from `/assets`.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -35,148 +31,14 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let secure = state.settings.secure;
     let trust_request_ids = state.settings.behind_proxy;
-    let routes = Router::new()
-        .route("/", get(home::home))
-        .route("/login", get(auth::login_page).post(auth::login))
-        .route("/login/oidc/callback", get(oidc::callback))
-        .route("/login/oidc/{provider_id}", get(oidc::start))
-        .route("/logout", post(auth::logout))
-        .route(
-            "/account/password",
-            get(account::show).post(account::change),
-        )
-        .route("/tenants", get(tenants::list).post(tenants::create))
-        .route(
-            "/tenants/{tenant_id}",
-            get(tenants::show).post(tenants::update),
-        )
-        .route("/tenants/{tenant_id}/delete", post(tenants::delete))
-        .route(
-            "/tenants/{tenant_id}/access",
-            get(access::show).post(access::grant),
-        )
-        .route("/tenants/{tenant_id}/access/people", get(access::people))
-        .route(
-            "/tenants/{tenant_id}/access/{grant_id}/revoke",
-            post(access::revoke),
-        )
-        .route(
-            "/tenants/{tenant_id}/roles",
-            get(roles::show).post(roles::save),
-        )
-        .route(
-            "/tenants/{tenant_id}/roles/{role_key}/delete",
-            post(roles::delete),
-        )
-        .route(
-            "/tenants/{tenant_id}/sign-in",
-            get(sign_in::show).post(sign_in::save),
-        )
-        .route("/tenants/{tenant_id}/instances", post(instances::create))
-        .route("/tenants/{tenant_id}/instances/new", get(instances::new))
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}",
-            get(instances::show).post(instances::update),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/delete",
-            post(instances::delete),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/test",
-            post(connection::test),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/places",
-            get(places::index),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/places/refresh",
-            post(places::refresh),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/places/search",
-            get(places::search),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/places/{place_id}",
-            get(places::show),
-        )
-        .route(
-            "/api/v1/tenants/{tenant_id}/instances/{instance_id}/places",
-            get(places::api_search),
-        )
-        .route(
-            "/tenants/{tenant_id}/config",
-            get(config::show).post(config::save),
-        )
-        .route(
-            "/tenants/{tenant_id}/config/upload",
-            post(config::upload).layer(DefaultBodyLimit::max(config::MAX_CONFIG_BYTES + 64 * 1024)),
-        )
-        .route("/tenants/{tenant_id}/config/preview", post(config::preview))
-        .route(
-            "/tenants/{tenant_id}/config/import-domains",
-            post(config::import_domains),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging",
-            get(staging::index),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/template/{contact_type}",
-            get(staging::template),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/upload",
-            post(staging::upload)
-                .layer(DefaultBodyLimit::max(staging::MAX_UPLOAD_BYTES + 64 * 1024)),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/new-row",
-            post(staging::new_row),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/refresh",
-            post(staging::refresh_type),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}",
-            get(staging::show),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows",
-            post(staging::add_row),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}",
-            post(staging::save_row),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/edit",
-            get(staging::edit),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/remove",
-            post(staging::remove_row),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/rows/{row}/acknowledge",
-            post(staging::acknowledge),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/revalidate",
-            post(staging::revalidate),
-        )
-        .route(
-            "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
-            get(staging::invalid_csv),
-        )
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/assets/{version}/{name}", get(assets::serve))
-        // Runs after routing, so it knows the matched route and its path parameters.
-        .route_layer(from_fn_with_state(state.clone(), authz::authorize))
+    let mut app = Router::new();
+    for route in routes::table() {
+        // Each route carries its own rule into the authorization layer, which runs after
+        // routing, so it knows the matched route and its path parameters.
+        let layer = from_fn_with_state((state.clone(), route.rule), authz::authorize);
+        app = app.route(route.path, route.endpoint.route_layer(layer));
+    }
+    let app = app
         // Forms are small; the upload routes above allow more for themselves.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(not_found)
@@ -185,7 +47,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
 
     let hsts = secure.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    routes.layer(
+    app.layer(
         ServiceBuilder::new()
             .layer(MapRequestLayer::new(move |request: Request| {
                 keep_trusted_request_id(request, trust_request_ids)
@@ -202,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::custom(|_| internal_error_response()))
+            .layer(axum::middleware::map_response(explain_too_large))
             .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
             .layer(CompressionLayer::new())
             .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
@@ -235,6 +98,31 @@ fn keep_trusted_request_id(mut request: Request, trusted: bool) -> Request {
         request.headers_mut().remove("x-request-id");
     }
     request
+}
+
+/// The transport-level body limit answers 413 with bare text; say what the limit is instead.
+async fn explain_too_large<B>(response: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let response = response.map(axum::body::Body::new);
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| !t.as_bytes().starts_with(b"text/html"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || !plain {
+        return response;
+    }
+    views::error_page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Nothing was sent",
+        &format!(
+            "The request is larger than {} MiB, the most the portal accepts. Split the file into \
+             several smaller files and upload them one by one.",
+            MAX_REQUEST_BYTES >> 20
+        ),
+    )
 }
 
 async fn not_found() -> Response {

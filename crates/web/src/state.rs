@@ -4,6 +4,7 @@ use chrono::Duration;
 use portal_config::Config;
 use portal_crypto::MasterKey;
 use portal_store::Db;
+use portal_store::rate_limit::RateLimit;
 use portal_store::sessions::SessionPolicy;
 use portal_store::throttle::ThrottlePolicy;
 
@@ -15,6 +16,8 @@ use crate::cht::ChtClients;
 pub struct WebSettings {
     pub session: SessionPolicy,
     pub throttle: ThrottlePolicy,
+    /// Sign-ins started at an identity provider, per client address.
+    pub oidc_starts: RateLimit,
     /// Cookies carry `Secure` and the HSTS header is sent (the portal is served over HTTPS).
     pub secure: bool,
     /// Take the client address from `X-Forwarded-For` (set by our own reverse proxy).
@@ -46,6 +49,10 @@ impl WebSettings {
                 window: Duration::minutes(config.login.window_minutes.into()),
                 lockout: Duration::minutes(config.login.lockout_minutes.into()),
             },
+            oidc_starts: RateLimit {
+                limit: config.login.max_oidc_starts_per_address,
+                window: Duration::minutes(config.login.oidc_start_window_minutes.into()),
+            },
             secure: config.cookies_secure(),
             behind_proxy: config.behind_proxy,
             production: config.environment == portal_config::Environment::Production,
@@ -76,6 +83,8 @@ pub struct Inner {
     /// Each Argon2 check takes 19 MiB and a core for ~50 ms: a burst of sign-ins waits here
     /// instead of exhausting memory on the blocking pool.
     pub password_checks: tokio::sync::Semaphore,
+    /// How many authorization refusals each person has had recorded lately.
+    pub denials: crate::denials::DenialLimiter,
 }
 
 impl AppState {
@@ -84,12 +93,16 @@ impl AppState {
         Self(Arc::new(Inner {
             access: portal_access::Authorizer::new(db.clone()),
             oidc: portal_oidc::OidcClient::new(std::time::Duration::from_secs(10)),
-            staging: portal_batches::Staging::new(db.clone()),
+            staging: portal_batches::Staging::new(
+                db.clone(),
+                portal_crypto::AuditDigester::new(&master_key),
+            ),
             db,
             master_key,
             settings,
             clock,
             cht: ChtClients::default(),
+            denials: crate::denials::DenialLimiter::default(),
             password_checks: tokio::sync::Semaphore::new(
                 2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),

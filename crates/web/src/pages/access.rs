@@ -3,27 +3,32 @@
 //!
 //! **Permission**: the page is open to any member, but everything on it is limited by the
 //! person's own `grant` permission: they see and revoke only grants inside their own scope, and
-//! can give only roles whose permissions they hold there, on scopes inside their own. Every
-//! identifier in the form (person, role, instance, place) is checked on the server.
+//! can give only roles whose permissions they hold there, on scopes inside their own, for no
+//! longer than they hold them, and never to or from themselves. Every identifier in the form
+//! (person, role, instance, place) is checked on the server. The rules themselves live in
+//! `portal_access::delegation`; this page parses the form and shows what they decide.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDate, Utc};
 use maud::{Markup, html};
-use portal_access::Target;
-use portal_domain::{Email, InstanceId, Permission, PermissionSet, RoleKey, UserId};
-use portal_store::access::{self, Grant, GrantListing, GrantScope, Grantee, NewGrant, Role};
+use portal_access::{DelegationError, Target, delegation};
+use portal_domain::{InstanceId, Permission, RoleKey};
+use portal_store::access::{self, GrantListing, GrantScope, Role};
 use portal_store::instances::{self, Instance};
 use portal_store::places::{self, Place};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::authz::{self, Authorized};
+use crate::denials;
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, hidden_csrf};
+
+mod giving;
+
+pub use giving::grant;
 
 const PEOPLE_LIMIT: usize = 20;
 
@@ -55,12 +60,6 @@ pub struct GrantForm {
     /// `YYYY-MM-DD`; access ends at the end of that day (UTC).
     #[serde(default)]
     expires_on: String,
-}
-
-/// Where a grant applies, resolved against the database, with the casbin target it stands for.
-struct Resolved {
-    scope: GrantScope,
-    target: Target,
 }
 
 async fn target_of(state: &AppState, scope: &GrantScope) -> AppResult<Target> {
@@ -151,12 +150,14 @@ async fn visible_grants(
             continue;
         }
         let role = role_named(roles, &listing.grant.role_key);
-        let revocable = match role {
-            Some(role) => may_delegate(state, authorized, &role, &target)
-                .await?
-                .is_ok(),
-            None => true,
-        };
+        let own = listing.user.id == authorized.principal.user_id;
+        let revocable = !own
+            && match role {
+                Some(role) => may_delegate(state, authorized, &role, &target)
+                    .await?
+                    .is_ok(),
+                None => true,
+            };
         grants.push((listing, revocable));
     }
     Ok(grants)
@@ -205,7 +206,7 @@ async fn load(
         }
         _ => Vec::new(),
     };
-    let people = members_matching(&grants, &query.person_q);
+    let people = members_matching(&grants, &query.person_q, authorized);
     Ok(PageData {
         roles,
         instances: grant_instances,
@@ -220,13 +221,13 @@ fn role_named(roles: &[Role], key: &RoleKey) -> Option<Role> {
     roles.iter().find(|r| &r.key == key).cloned()
 }
 
-/// People who already belong to the tenant, by name or email. Search never reaches other
-/// tenants' staff; newcomers are invited by email.
 /// People who hold access the person can see (inside the area where they manage access), by
-/// name or email. Search never reaches other people's staff; newcomers are invited by email.
+/// name or email, but not the person themselves (nobody gives themselves access). Search never
+/// reaches other people's staff; newcomers are invited by email.
 fn members_matching(
     visible: &[(GrantListing, bool)],
     query: &str,
+    authorized: &Authorized,
 ) -> Vec<portal_store::users::User> {
     let query = portal_domain::place_path::name_key(query);
     if query.chars().count() < 2 {
@@ -237,7 +238,11 @@ fn members_matching(
         .iter()
         .map(|(listing, _)| &listing.user)
         .filter(|user| {
-            portal_domain::place_path::name_key(&format!("{} {}", user.display_name, user.email))
+            user.id != authorized.principal.user_id
+                && portal_domain::place_path::name_key(&format!(
+                    "{} {}",
+                    user.display_name, user.email
+                ))
                 .contains(&query)
                 && seen.insert(user.id)
         })
@@ -432,235 +437,12 @@ pub async fn people(
             "look up people: you do not manage access anywhere here",
         ));
     }
-    let people = members_matching(&visible, &query.person_q);
+    let people = members_matching(&visible, &query.person_q, &authorized);
     Ok(html! {
         ul.results { @for person in &people {
             li { label { input type="radio" name="user_id" value=(person.id); " " (person.display_name) " " span.muted { (person.email) } } }
         } }
     })
-}
-
-fn end_of_day(raw: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| format!("'{raw}' is not a date; use the form YYYY-MM-DD, e.g. 2027-06-30"))?;
-    let end = date
-        .and_hms_opt(23, 59, 59)
-        .map(|t| t.and_utc())
-        .ok_or_else(|| format!("'{raw}' is not a valid date"))?;
-    if end <= now {
-        return Err(format!("{raw} has already passed; choose a future date"));
-    }
-    Ok(Some(end))
-}
-
-async fn resolve_scope(
-    state: &AppState,
-    authorized: &Authorized,
-    raw: &str,
-) -> AppResult<Result<Resolved, String>> {
-    let tenant = &authorized.tenant;
-    let instance = |id: &str| {
-        let id: Option<InstanceId> = id.parse().ok();
-        async move {
-            match id {
-                Some(id) => match instances::get(&state.db, tenant.id, id).await {
-                    Ok(instance) => Ok(Some(instance)),
-                    Err(portal_store::StoreError::NotFound(_)) => Ok(None),
-                    Err(other) => Err(AppError::from(other)),
-                },
-                None => Ok(None),
-            }
-        }
-    };
-    let resolved = match raw.split_once(':') {
-        None if raw == "tenant" => Resolved {
-            scope: GrantScope::Tenant,
-            target: Target::Tenant,
-        },
-        Some(("instance", id)) => {
-            let Some(instance) = instance(id).await? else {
-                return Ok(Err("That CHT instance is not in this tenant.".to_owned()));
-            };
-            Resolved {
-                scope: GrantScope::Instance(instance.id),
-                target: Target::Instance(instance.id),
-            }
-        }
-        Some(("place", rest)) => {
-            let Some((instance_id, place_id)) = rest.split_once(':') else {
-                return Ok(Err("Choose a place from the search results.".to_owned()));
-            };
-            let Some(instance) = instance(instance_id).await? else {
-                return Ok(Err("That CHT instance is not in this tenant.".to_owned()));
-            };
-            let Some(place) = places::get(&state.db, instance.id, place_id).await? else {
-                return Ok(Err(
-                    "That place is not in the portal's copy of the instance. Refresh the places and search again.".to_owned(),
-                ));
-            };
-            Resolved {
-                target: Target::Place {
-                    instance_id: instance.id,
-                    place_id: place.id.clone(),
-                    lineage: place.lineage.clone(),
-                },
-                scope: GrantScope::Place {
-                    instance_id: instance.id,
-                    place_id: place.id,
-                    place_name: place.name,
-                },
-            }
-        }
-        _ => return Ok(Err("Choose where the access applies.".to_owned())),
-    };
-    Ok(Ok(resolved))
-}
-
-pub async fn grant(
-    State(state): State<AppState>,
-    current: CurrentUser,
-    authorized: Authorized,
-    Form(form): Form<GrantForm>,
-) -> AppResult<Response> {
-    let now = state.clock.now();
-    let mut errors = FieldErrors::default();
-    let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    let roles = access::roles(&state.db, authorized.tenant.id).await?;
-
-    let grantee = if let Ok(id) = form.user_id.parse::<UserId>() {
-        // Only people the grantor can see can be picked; anyone else is invited by email.
-        let visible = visible_grants(&state, &authorized, &roles).await?;
-        visible
-            .iter()
-            .any(|(l, _)| l.user.id == id)
-            .then_some(Grantee::Existing(id))
-            .or_else(|| {
-                errors.add(
-                    "email",
-                    "Pick a person from the search results, or invite them by email.",
-                );
-                None
-            })
-    } else if form.email.trim().is_empty() {
-        errors.add(
-            "email",
-            "Pick a person from the search results, or enter an email to invite.",
-        );
-        None
-    } else {
-        match Email::parse(&form.email) {
-            Ok(email) => {
-                let name = form.display_name.trim();
-                Some(Grantee::Invite {
-                    display_name: if name.is_empty() {
-                        email.as_str().to_owned()
-                    } else {
-                        name.chars().take(120).collect()
-                    },
-                    email,
-                })
-            }
-            Err(e) => {
-                errors.add("email", format!("{} {}", e.field, e.reason));
-                None
-            }
-        }
-    };
-    let role = match RoleKey::parse(&form.role)
-        .ok()
-        .and_then(|k| role_named(&roles, &k))
-    {
-        Some(role) => Some(role),
-        None => {
-            errors.add("role", "Choose one of the roles in the list.");
-            None
-        }
-    };
-    let resolved = match resolve_scope(&state, &authorized, &form.scope).await? {
-        Ok(resolved) => Some(resolved),
-        Err(message) => {
-            errors.add("scope", message);
-            None
-        }
-    };
-    let expires_at = match end_of_day(&form.expires_on, now) {
-        Ok(at) => Some(at),
-        Err(message) => {
-            errors.add("expires_on", message);
-            None
-        }
-    };
-    if let (Some(role), Some(resolved)) = (&role, &resolved) {
-        if let Err(message) = may_delegate(&state, &authorized, role, &resolved.target).await? {
-            errors.add("form", message);
-            status = StatusCode::FORBIDDEN;
-        }
-        // Delegated access ends when the delegator's does.
-        let own_end = state
-            .access
-            .held_until(
-                &authorized.principal,
-                authorized.tenant.id,
-                &resolved.target,
-                Permission::Grant,
-                now,
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
-        if let (Some(own_end), Some(asked)) = (own_end, expires_at) {
-            if asked.is_none_or(|asked| asked > own_end) {
-                errors.add(
-                    "expires_on",
-                    format!(
-                        "Your own access here ends on {}; access you give must end by then. Choose that date or an earlier one.",
-                        own_end.format("%Y-%m-%d")
-                    ),
-                );
-            }
-        }
-    }
-    if let (true, Some(grantee), Some(role), Some(resolved), Some(expires_at)) =
-        (errors.is_empty(), grantee, role, resolved, expires_at)
-    {
-        access::grant(
-            &state.db,
-            &current.audit(&state),
-            grantee,
-            NewGrant {
-                tenant_id: authorized.tenant.id,
-                role_key: role.key,
-                scope: resolved.scope,
-                expires_at,
-            },
-        )
-        .await?;
-        return Ok(Redirect::to(&format!(
-            "/tenants/{}/access?notice={}",
-            authorized.tenant.id,
-            Notice::AccessGranted.code()
-        ))
-        .into_response());
-    }
-    let query = AccessQuery {
-        instance: form
-            .scope
-            .strip_prefix("place:")
-            .and_then(|rest| rest.split_once(':'))
-            .map(|(i, _)| i.to_owned())
-            .unwrap_or_default(),
-        ..AccessQuery::default()
-    };
-    let data = load(&state, &authorized, &query).await?;
-    let all = instances::list_for_tenant(&state.db, authorized.tenant.id).await?;
-    Ok((
-        status,
-        render(&current, &authorized, &data, &query, &form, &errors, &all),
-    )
-        .into_response())
 }
 
 pub async fn revoke(
@@ -670,22 +452,24 @@ pub async fn revoke(
     Path((_, grant_id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let id: uuid::Uuid = grant_id.parse().map_err(|_| AppError::NotFound("grant"))?;
-    let grant: Grant = access::get_grant(&state.db, authorized.tenant.id, id).await?;
-    let roles = access::roles(&state.db, authorized.tenant.id).await?;
-    let target = target_of(&state, &grant.scope).await?;
-    let role = role_named(&roles, &grant.role_key).unwrap_or_else(|| Role {
-        key: grant.role_key.clone(),
-        name: grant.role_key.to_string(),
-        permissions: PermissionSet::default(),
-        builtin: false,
-    });
-    if may_delegate(&state, &authorized, &role, &target)
-        .await?
-        .is_err()
-    {
-        return Err(AppError::Forbidden("revoke access there"));
+    let revoked = delegation::revoke_access(
+        &state.db,
+        &current.audit(&state),
+        &authorized.principal,
+        authorized.tenant.id,
+        id,
+    )
+    .await;
+    match revoked {
+        Ok(_) => {}
+        Err(DelegationError::Store(error)) => return Err(error.into()),
+        Err(refusal) => {
+            let mut response =
+                views::error_page(StatusCode::FORBIDDEN, "Not allowed", &refusal.to_string());
+            response.extensions_mut().insert(denials::Refused);
+            return Ok(response);
+        }
     }
-    access::revoke(&state.db, &current.audit(&state), authorized.tenant.id, id).await?;
     Ok(Redirect::to(&format!(
         "/tenants/{}/access?notice={}",
         authorized.tenant.id,

@@ -212,9 +212,13 @@ pub async fn upload(
     authorized: Authorized,
     multipart: Multipart,
 ) -> AppResult<Response> {
-    let bytes = views::read_upload(multipart, "Choose the config file to upload.")
-        .await?
-        .file;
+    let bytes = views::read_upload(
+        multipart,
+        "Choose the config file to upload.",
+        MAX_CONFIG_BYTES,
+    )
+    .await?
+    .file;
     if bytes.len() > MAX_CONFIG_BYTES {
         return Err(AppError::BadRequest(format!(
             "The file is {} bytes; a deployment config is at most {MAX_CONFIG_BYTES} bytes.",

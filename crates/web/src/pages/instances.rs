@@ -3,7 +3,7 @@
 //!
 //! **Permission**: adding, editing and deleting need `manage_instances` (on the tenant to add,
 //! on the instance to change it); the page of an instance is open to anyone with a grant in it,
-//! read-only unless they may manage it (see `authz::RULES`).
+//! read-only unless they may manage it (see `routes::table`).
 
 use axum::Form;
 use axum::extract::State;

@@ -6,7 +6,8 @@
 //! provider's tenant, and never a platform administrator.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -15,6 +16,7 @@ use portal_crypto::Token;
 use portal_domain::{AuditAction, Email};
 use portal_oidc::{OidcError, ProviderSettings};
 use portal_store::oidc::{self, IdentityRefusal, PendingLogin, Provider};
+use portal_store::rate_limit::{self, RateKey};
 use portal_store::{AuditRecord, audit, sessions};
 use serde::Deserialize;
 use serde_json::json;
@@ -66,13 +68,65 @@ fn refused(status: StatusCode, title: &str, message: &str) -> Response {
     views::error_page(status, title, message)
 }
 
+/// In production the ID token's trust rests on TLS to the issuer, loopback included: a
+/// provider saved with an `http://` issuer (before production was switched on) is not used.
+fn insecure_issuer(state: &AppState, provider: &Provider) -> Option<Response> {
+    let https = url::Url::parse(&provider.issuer_url).is_ok_and(|u| u.scheme() == "https");
+    (state.settings.production && !https).then(|| {
+        tracing::warn!(provider = %provider.id, "refusing an identity provider whose issuer is not https");
+        refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is unavailable",
+            &format!(
+                "The identity provider \"{}\" is set up with an issuer address that does not start with https://, which this portal does not use in production. Ask your national administrator to correct it in the sign-in settings, or sign in with a portal password.",
+                provider.display_name
+            ),
+        )
+    })
+}
+
+/// 429 with `Retry-After`: too many sign-ins started from one address.
+fn too_many_starts(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Response {
+    let seconds = (until - now).num_seconds().max(1);
+    // Rounded up: never "0 minutes".
+    let minutes = (seconds + 59) / 60;
+    let mut response = refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-ins started",
+        &format!(
+            "Too many sign-ins through an identity provider were started from your network address in the last {} minutes. Try again in {minutes} minute{}.",
+            state.settings.oidc_starts.window.num_minutes(),
+            if minutes == 1 { "" } else { "s" }
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
 pub async fn start(
     State(state): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,
+    meta: RequestMeta,
     Path(provider_id): Path<String>,
     Query(query): Query<StartQuery>,
 ) -> AppResult<Response> {
+    // Public, and each start writes a row and calls the provider: counted first, whatever
+    // the provider id, across every portal process.
+    let now = state.clock.now();
+    let key = RateKey::OidcStart(meta.client_address.clone());
+    if let Err(until) =
+        rate_limit::count_use(&state.db, &key, &state.settings.oidc_starts, now).await?
+    {
+        tracing::info!(%until, "identity-provider sign-in refused: too many starts");
+        return Ok(too_many_starts(&state, now, until));
+    }
     let id: uuid::Uuid = provider_id
         .parse()
         .map_err(|_| AppError::NotFound("sign-in provider"))?;
@@ -80,6 +134,11 @@ pub async fn start(
     if !provider.enabled {
         return Err(AppError::NotFound("sign-in provider"));
     }
+    if let Some(refusal) = insecure_issuer(&state, &provider) {
+        return Ok(refusal);
+    }
+    // Sign-ins never finished would otherwise pile up between periodic purges.
+    oidc::purge_logins(&state.db, now - Duration::minutes(MAX_LOGIN_AGE_MINUTES)).await?;
     let settings = settings(&state, &provider, &headers).await?;
     let hint = query.login_hint.as_deref().filter(|h| h.len() <= 254);
     let authorization = match state.oidc.begin(&settings, hint).await {
@@ -106,7 +165,7 @@ pub async fn start(
             nonce: authorization.nonce.clone(),
             pkce_verifier: authorization.pkce_verifier.clone(),
             next_path: safe_next(query.next.as_deref()),
-            created_at: state.clock.now(),
+            created_at: now,
         },
     )
     .await?;
@@ -220,6 +279,10 @@ pub async fn callback(
             ),
         )
             .into_response());
+    }
+    if let Some(refusal) = insecure_issuer(&state, &provider) {
+        fail("issuer is not https in production".to_owned()).await?;
+        return Ok((jar, refusal).into_response());
     }
     if query
         .iss

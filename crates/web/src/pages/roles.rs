@@ -1,18 +1,21 @@
 //! Roles of a tenant: the built-in ones (fixed) and the tenant's own named sets of permissions.
 //!
-//! **Permission**: `grant` on the whole tenant. A person can only define a role whose
-//! permissions they hold on the whole tenant themselves.
+//! **Permission**: `grant` on the whole tenant. A person can only define, change or delete a
+//! role whose permissions (before and after) they hold on the whole tenant themselves, never a
+//! role they hold, and a permission added to a role must be theirs at each holder's scope for
+//! at least as long as that holder's grant runs (`portal_access::delegation`).
 
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_access::Target;
+use portal_access::{DelegationError, delegation};
 use portal_domain::{Permission, PermissionSet, RoleKey};
 use portal_store::access::{self, Role};
 
 use crate::AppState;
 use crate::authz::Authorized;
+use crate::denials;
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, NoticeQuery, TextField, hidden_csrf, text_field};
@@ -58,6 +61,7 @@ fn render(
             div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / Roles" }
             h1 { "Roles" }
             p.muted { "A role is a named set of permissions. Access is given as a role over a place." }
+            @if let Some(message) = errors.get("form") { div.notice.error role="alert" { (message) } }
             div.table-wrap { table {
                 thead { tr { th { "Role" } th { "Permissions" } th { span.muted { "Action" } } } }
                 tbody { @for role in roles {
@@ -141,54 +145,51 @@ pub async fn save(
     if permissions.is_empty() {
         errors.add("permission", "Tick at least one permission.");
     }
-    let held = authorized.held_at(&state, &Target::Tenant).await?;
-    // Changing a role changes everyone holding it: the editor must hold what it grants now
-    // as well as what it granted before (else editing would be a way to revoke).
-    let roles = access::roles(&state.db, authorized.tenant.id).await?;
-    let before = key
-        .as_ref()
-        .and_then(|k| roles.iter().find(|r| &r.key == k))
-        .map(|r| r.permissions.clone())
-        .unwrap_or_default();
-    let beyond: Vec<_> = PermissionSet::new(permissions.iter().chain(before.iter()))
-        .iter()
-        .filter(|p| !held.contains(*p))
-        .map(Permission::as_str)
-        .collect();
     let mut status = StatusCode::UNPROCESSABLE_ENTITY;
-    if !beyond.is_empty() {
-        errors.add(
-            "permission",
-            format!(
-                "You do not hold these yourself, so you cannot put them in a role: {}.",
-                beyond.join(", ")
-            ),
-        );
-        status = StatusCode::FORBIDDEN;
-    }
     if let (true, Some(key)) = (errors.is_empty(), &key) {
-        access::save_role(
+        let saved = delegation::save_role(
             &state.db,
             &current.audit(&state),
+            &authorized.principal,
             authorized.tenant.id,
             key,
             name,
             &permissions,
         )
-        .await?;
-        return Ok(Redirect::to(&format!(
-            "/tenants/{}/roles?notice={}",
-            authorized.tenant.id,
-            Notice::RoleSaved.code()
-        ))
-        .into_response());
+        .await;
+        match saved {
+            Ok(()) => {
+                return Ok(Redirect::to(&format!(
+                    "/tenants/{}/roles?notice={}",
+                    authorized.tenant.id,
+                    Notice::RoleSaved.code()
+                ))
+                .into_response());
+            }
+            Err(DelegationError::Store(error)) => return Err(error.into()),
+            Err(refusal @ DelegationError::BuiltinRole(_)) => {
+                errors.add("key", refusal.to_string());
+            }
+            Err(refusal @ DelegationError::OwnAccess(_)) => {
+                errors.add("form", refusal.to_string());
+                status = StatusCode::FORBIDDEN;
+            }
+            Err(refusal) => {
+                errors.add("permission", refusal.to_string());
+                status = StatusCode::FORBIDDEN;
+            }
+        }
     }
     let roles = access::roles(&state.db, authorized.tenant.id).await?;
-    Ok((
+    let mut response = (
         status,
         render(&current, &authorized, &roles, &form, &errors, None),
     )
-        .into_response())
+        .into_response();
+    if status == StatusCode::FORBIDDEN {
+        response.extensions_mut().insert(denials::Refused);
+    }
+    Ok(response)
 }
 
 pub async fn delete(
@@ -198,13 +199,34 @@ pub async fn delete(
     Path((_, key)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let key = RoleKey::parse(&key).map_err(|_| AppError::NotFound("role"))?;
-    access::delete_role(
+    let deleted = delegation::delete_role(
         &state.db,
         &current.audit(&state),
+        &authorized.principal,
         authorized.tenant.id,
         &key,
     )
-    .await?;
+    .await;
+    match deleted {
+        Ok(()) => {}
+        Err(DelegationError::Store(error)) => return Err(error.into()),
+        Err(refusal) => {
+            let mut errors = FieldErrors::default();
+            errors.add("form", refusal.to_string());
+            let roles = access::roles(&state.db, authorized.tenant.id).await?;
+            let page = render(
+                &current,
+                &authorized,
+                &roles,
+                &RoleForm::default(),
+                &errors,
+                None,
+            );
+            let mut response = (StatusCode::FORBIDDEN, page).into_response();
+            response.extensions_mut().insert(denials::Refused);
+            return Ok(response);
+        }
+    }
     Ok(Redirect::to(&format!(
         "/tenants/{}/roles?notice={}",
         authorized.tenant.id,

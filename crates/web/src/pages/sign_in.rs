@@ -47,7 +47,7 @@ impl ProviderForm {
             Ok(url) if url.scheme() == "https" || (!production && url.scheme() == "http") => {}
             Ok(_) if production => errors.add(
                 "issuer_url",
-                "Issuer URL must start with https:// in production",
+                "Issuer URL must start with https:// in production, even on this machine (localhost, 127.0.0.1): sign-in trusts the provider only over TLS",
             ),
             _ => errors.add(
                 "issuer_url",
@@ -78,7 +78,9 @@ impl ProviderForm {
     }
 }
 
-/// The address the identity provider must send people back to.
+/// The address the identity provider must send people back to: from `public_url`, which
+/// production always has (checked at start-up), so a request's `Host` never chooses where the
+/// provider sends codes; without it (development only), from `Host`.
 pub fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
     let origin = state.settings.public_origin.clone().unwrap_or_else(|| {
         let host = headers

@@ -3,19 +3,20 @@
 //! re-validation, removal, acknowledging warnings, re-validating everything, and exporting the
 //! rows with errors as CSV.
 //!
-//! **Permission**: `stage` somewhere in the instance. Rows are validated within the operator's
-//! scope (a place outside it is reported as outside their area), and a batch is visible to its
-//! author and to colleagues whose scope covers the area it was staged in.
+//! **Permission**: `stage` somewhere in the instance. A batch is fixed to its author's `stage`
+//! area when it is uploaded, and its rows are always validated within that area, whoever edits
+//! them (a place outside it is reported as outside the batch's area). A batch is visible to
+//! whoever may stage in all of its area: its author and colleagues there, and those above them.
 
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_batches::{Operator, Refusal, TenantConfig};
+use portal_batches::{Area, Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
 use portal_domain::Permission;
-use portal_staging::{Scope, Validator};
+use portal_staging::Validator;
 use portal_store::places::{self, PlaceFilter};
 use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord, Status};
 use serde::Deserialize;
@@ -58,15 +59,13 @@ async fn operator(
     current: &CurrentUser,
     authorized: &Authorized,
 ) -> AppResult<Operator> {
-    let filter = stage_filter(state, authorized).await?;
-    let (scope, anchors) = match filter {
-        PlaceFilter::Everything => (Scope::All, Vec::new()),
-        PlaceFilter::Subtrees(roots) => (Scope::Within(roots.iter().cloned().collect()), roots),
+    let area = match stage_filter(state, authorized).await? {
+        PlaceFilter::Everything => Area::Instance,
+        PlaceFilter::Subtrees(roots) => Area::Subtrees(roots),
     };
     Ok(Operator {
         ctx: current.audit(state),
-        scope,
-        anchors,
+        area,
         today: state.clock.now().date_naive(),
     })
 }
@@ -108,6 +107,22 @@ async fn visible(state: &AppState, authorized: &Authorized, info: &BatchInfo) ->
         }
     }
     Ok(true)
+}
+
+/// The area a batch is checked against, by place name ("Kibwezi, Makindu").
+async fn area_names(state: &AppState, info: &BatchInfo) -> AppResult<String> {
+    if info.anchors.is_empty() {
+        return Ok("the whole instance".to_owned());
+    }
+    let mut names = Vec::with_capacity(info.anchors.len());
+    for anchor in &info.anchors {
+        names.push(
+            places::get(&state.db, info.instance_id, anchor)
+                .await?
+                .map_or_else(|| anchor.clone(), |place| place.name),
+        );
+    }
+    Ok(names.join(", "))
 }
 
 fn status_badge(status: Status, acknowledged: bool) -> Markup {
@@ -376,7 +391,12 @@ pub async fn upload(
     authorized: Authorized,
     multipart: Multipart,
 ) -> AppResult<Response> {
-    let upload = views::read_upload(multipart, "Choose a CSV or Excel file to upload.").await?;
+    let upload = views::read_upload(
+        multipart,
+        "Choose a CSV or Excel file to upload.",
+        MAX_UPLOAD_BYTES,
+    )
+    .await?;
     let kind = upload.field("contact_type");
     let (name, file) = (upload.file_name, upload.file);
     let config = config(&state, &authorized).await?;
@@ -430,16 +450,14 @@ pub async fn new_row(
         .contact_type(&kind_name)
         .ok_or_else(|| AppError::BadRequest(Refusal::UnknownType(kind_name.clone()).to_string()))?;
     let headers = headers_of(kind)?;
-    // The same path as a file upload: a one-row CSV.
-    let mut csv = Vec::new();
-    {
-        let mut writer = csv::Writer::from_writer(&mut csv);
-        writer.write_record(&headers).map_err(anyhow::Error::from)?;
-        let mut row = cells;
-        row.resize(headers.len(), String::new());
-        writer.write_record(&row).map_err(anyhow::Error::from)?;
-        writer.flush().map_err(anyhow::Error::from)?;
-    }
+    // The same path as a file upload: a one-row CSV, by the writer whose cells the upload reads
+    // back exactly (a typed "=1" or "'=1" stays as typed).
+    let mut csv = portal_csv::CsvWriter::new();
+    csv.row(&headers);
+    let mut row = cells;
+    row.resize(headers.len(), String::new());
+    csv.row(&row);
+    let csv = csv.into_bytes();
     let operator = operator(&state, &current, &authorized).await?;
     let instance = authorized.instance()?;
     match state
@@ -505,6 +523,7 @@ pub async fn show(
     let here = format!("{base}/{}", info.id);
     let link = |status: &str, page: u64| page_link(&here, status, &query.q, page);
     let current_status = status.map_or("", Status::as_str);
+    let area = area_names(&state, &info).await?;
     Ok(views::page(
         Some(&current),
         &info.file_name,
@@ -512,6 +531,7 @@ pub async fn show(
         &html! {
             div.breadcrumbs { a href=(base) { "Staging" } " / " (info.file_name) }
             h1 { (kind.friendly) ": " (info.file_name) }
+            p.muted { "Staged by " (info.created_by_label) " for " (area) ": every row is checked against that area, whoever edits it." }
             @for notice in &info.notices { div.notice.warn { (notice) } }
             (counts_nav(&here, &info, current_status, &query.q, false))
             form.search method="get" action=(here) role="search" {

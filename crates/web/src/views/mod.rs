@@ -184,13 +184,20 @@ impl Upload {
 }
 
 /// Reads an upload form: the `file` field and the text fields. `missing` is the message when no
-/// (or an empty) file was sent.
+/// (or an empty) file was sent; `max_bytes` is the route's limit, named when a file exceeds it.
 pub async fn read_upload(
     mut multipart: axum::extract::Multipart,
     missing: &str,
+    max_bytes: usize,
 ) -> Result<Upload, crate::error::AppError> {
     use crate::error::AppError;
     let unreadable = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::BadRequest(format!(
+                "The file is larger than {max_bytes} bytes, the most accepted here. Split it \
+                 into several files."
+            ));
+        }
         AppError::BadRequest(format!(
             "The upload could not be read ({e}). If the file is very large, split it."
         ))
