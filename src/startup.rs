@@ -59,7 +59,7 @@ pub async fn prepare(
     Ok(AppState::new(
         db,
         master_key,
-        WebSettings::from_config(config),
+        WebSettings::try_from_config(config)?,
         clock,
     ))
 }

@@ -8,6 +8,9 @@ mod m20261125_000002_create_access;
 mod m20261125_000003_create_staging;
 mod m20261206_000001_batch_anchors_text;
 mod m20261206_000002_grants_outlive_instances;
+mod m20261206_000003_invitations;
+mod m20261206_000004_second_factor;
+mod m20261206_000005_cht_sign_in;
 
 pub struct Migrator;
 
@@ -20,6 +23,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_staging::Migration),
             Box::new(m20261206_000001_batch_anchors_text::Migration),
             Box::new(m20261206_000002_grants_outlive_instances::Migration),
+            Box::new(m20261206_000003_invitations::Migration),
+            Box::new(m20261206_000004_second_factor::Migration),
+            Box::new(m20261206_000005_cht_sign_in::Migration),
         ]
     }
 }

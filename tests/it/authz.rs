@@ -5,7 +5,7 @@ use portal_domain::{BuiltinRole, Permission, PermissionSet};
 use portal_store::access::GrantScope;
 use reqwest::StatusCode;
 
-use crate::support::{ADMIN_PASSWORD, TestApp, location};
+use crate::support::{ADMIN_PASSWORD, TestApp};
 use crate::world::{World, role, signed_in};
 
 #[tokio::test]
@@ -46,8 +46,14 @@ async fn a_region_manager_delegates_only_inside_their_scope_and_permissions() {
         "chv.lead@health.go.ke",
     )
     .await;
-    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&ok), format!("{access}?notice=access-granted"));
+    // A newcomer without a provider: access given, and a link for them to choose a password.
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(
+        ok.text()
+            .await
+            .unwrap()
+            .contains("Access given to New Person")
+    );
     let event = app.last_audit("access.granted").await;
     assert_eq!(event.details["place_id"], "ward1");
     assert_eq!(event.details["role"], "me_officer");
@@ -281,7 +287,8 @@ async fn delegated_access_ends_when_the_delegators_does() {
             .to_string(),
     )
     .await;
-    assert_eq!(within.status(), StatusCode::SEE_OTHER);
+    // Given (to a newcomer, who gets a sign-in link).
+    assert_eq!(within.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -11,14 +11,14 @@ use test_idp::{TestIdp, TestIdpOptions};
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, http_client, location};
 use crate::world::{World, grant, invite, role, signed_in};
 
-struct Setup {
-    app: TestApp,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
     idp: TestIdp,
-    world: World,
+    pub(crate) world: World,
     provider: uuid::Uuid,
 }
 
-async fn setup(id_token_ttl_seconds: u64) -> Setup {
+pub(crate) async fn setup(id_token_ttl_seconds: u64) -> Setup {
     let app = TestApp::spawn().await;
     let idp = TestIdp::start(TestIdpOptions {
         redirect_uris: vec![app.url("/login/oidc/callback")],
@@ -88,7 +88,7 @@ impl Setup {
             .unwrap()
     }
 
-    async fn sign_in(&self, client: &Client, email: &str) -> Response {
+    pub(crate) async fn sign_in(&self, client: &Client, email: &str) -> Response {
         let back = self.to_callback(client, email).await;
         client.get(back).send().await.unwrap()
     }

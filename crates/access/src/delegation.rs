@@ -275,6 +275,13 @@ pub async fn give_access(
         Grantee::Invite { email, .. } => {
             access::user_with_email(change.connection(), email).await?
         }
+        Grantee::ChtUser {
+            instance_id,
+            username,
+            ..
+        } => portal_store::cht_identities::user_for(change.connection(), *instance_id, username)
+            .await?
+            .map(|user| user.id),
     };
     if grantee_id == Some(grantor.user_id) {
         return Err(DelegationError::OwnAccess(

@@ -433,7 +433,7 @@ impl ChtClient {
         }
     }
 
-    fn classify(&self, endpoint: &Endpoint, e: reqwest::Error) -> (Failure, ChtError) {
+    pub(crate) fn classify(&self, endpoint: &Endpoint, e: reqwest::Error) -> (Failure, ChtError) {
         let url = format!("{}{}", self.inner.base, endpoint.path);
         let (is_connect, is_timeout) = (e.is_connect(), e.is_timeout());
         let e = e.without_url();
@@ -483,7 +483,7 @@ impl ChtClient {
     }
 
     /// One HTTP exchange under the concurrency limit, body included.
-    async fn send_once(
+    pub(crate) async fn send_once(
         &self,
         req: &Req,
         cookie: Option<&SessionCookie>,

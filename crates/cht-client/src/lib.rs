@@ -22,6 +22,7 @@
 
 mod client;
 mod config;
+mod credentials;
 pub mod docs;
 mod errors;
 mod info;
@@ -35,6 +36,7 @@ mod version;
 
 pub use client::{ChtClient, ClientStats, SessionUser};
 pub use config::ChtConfig;
+pub use credentials::CredentialCheck;
 pub use docs::{
     AllDocsRow, BulkResult, ContactDoc, ContactLink, DepthRange, DepthValue, DocRef, FacilityIds,
     Lineage, PageRequest, UserSettingsDoc, ViewCursor, ViewPage, ViewRow,

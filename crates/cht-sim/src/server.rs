@@ -98,6 +98,9 @@ pub struct SimInner {
     initial: Mutex<Store>,
     pub faults: Mutex<Faults>,
     pub limiter: RateLimiter,
+    /// Requests received per `METHOD path` (before faults and auth), for `/__sim/stats`: tests
+    /// check what a client did or did not send (e.g. no `POST /_session` once it throttles).
+    pub request_counts: Mutex<std::collections::BTreeMap<String, u64>>,
     clock_offset_ms: AtomicI64,
     pub secret: String,
     pub shutdown: watch::Receiver<bool>,
@@ -159,6 +162,10 @@ impl Sim {
         *store = initial;
         store.mutations = mutations;
         self.limiter.clear();
+        self.request_counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Checks every permission in `perms`; admins pass.
@@ -329,6 +336,11 @@ async fn pipeline(State(sim): State<Sim>, req: Request, next: Next) -> Response 
         render: render_ctx,
         ip,
     });
+    *sim.request_counts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(format!("{} {}", ctx.method, ctx.path))
+        .or_default() += 1;
 
     let is_write = matches!(parts.method, Method::POST | Method::PUT | Method::DELETE);
     let raw_db = ctx.path.starts_with("/medic/") && !ctx.path.starts_with("/medic/login")
@@ -544,6 +556,7 @@ impl Simulator {
             initial: Mutex::new(initial),
             faults: Mutex::new(faults),
             limiter: RateLimiter::default(),
+            request_counts: Mutex::default(),
             clock_offset_ms: AtomicI64::new(0),
             secret,
             shutdown: shutdown.clone(),

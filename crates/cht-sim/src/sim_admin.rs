@@ -100,7 +100,8 @@ async fn stats(State(sim): State<Sim>) -> Response {
         "users": {"active": store.users.live_count(), "deleted": store.users.deleted_count()},
         "medic_logs": {"docs": store.logs.live_count()},
         "views": {"contacts_by_type_rows": store.by_type.len(), "contacts_by_depth_rows": store.by_depth.len()},
-        "mutations": store.mutations
+        "mutations": store.mutations,
+        "requests": sim.request_counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }))
 }
 

@@ -23,7 +23,7 @@ pub use master_key::{MasterKeySource, resolve_master_key};
 /// Every setting, spelled as its environment variable after `PORTAL_` (lower case, `__` between
 /// levels). Other `PORTAL_*` variables are not settings: Kubernetes, for one, injects
 /// `PORTAL_PORT` and friends for a service named "portal", so they are reported, not fatal.
-pub const ENV_KEYS: [&str; 18] = [
+pub const ENV_KEYS: [&str; 29] = [
     "listen",
     "data_dir",
     "database_url",
@@ -42,6 +42,17 @@ pub const ENV_KEYS: [&str; 18] = [
     "login__oidc_start_window_minutes",
     "log__format",
     "log__filter",
+    "smtp__host",
+    "smtp__port",
+    "smtp__tls",
+    "smtp__username",
+    "smtp__password",
+    "smtp__from",
+    "links__invitation_hours",
+    "links__password_reset_minutes",
+    "links__max_reset_requests_per_account",
+    "links__max_reset_requests_per_address",
+    "links__reset_request_window_minutes",
 ];
 
 /// `PORTAL_*` variables in the environment that name no setting (to warn about typos).
@@ -67,7 +78,7 @@ pub fn unrecognised(names: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// Keys whose value may come from a file named by `PORTAL_<KEY>_FILE` (Docker/Kubernetes secrets).
-pub const SECRET_KEYS: [&str; 2] = ["master_key", "database_url"];
+pub const SECRET_KEYS: [&str; 3] = ["master_key", "database_url", "smtp__password"];
 
 /// Whether missing production settings may be filled in with development conveniences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +129,47 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// How the portal talks TLS to the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Implicit,
+    /// No TLS at all: development and tests on loopback only; refused in production.
+    None,
+}
+
+/// Outgoing e-mail (invitation and password-reset links). Without `host`, the portal sends no
+/// e-mail and shows invitation links to the person who invites instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `CHT Portal <portal@health.go.ke>`; required with `host`.
+    pub from: Option<String>,
+}
+
+/// Sign-in links: how long they work, and how often a forgotten password may be asked about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// How long an invitation link works.
+    pub invitation_hours: u32,
+    /// How long a password-reset link works.
+    pub password_reset_minutes: u32,
+    /// "Forgot your password?" requests per e-mail address within the window below.
+    pub max_reset_requests_per_account: u32,
+    /// "Forgot your password?" requests per client address within the window below.
+    pub max_reset_requests_per_address: u32,
+    pub reset_request_window_minutes: u32,
+}
+
 /// A configuration value that must never be printed (database URLs may embed passwords).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -163,6 +215,8 @@ pub struct Config {
     pub session: SessionConfig,
     pub login: LoginThrottleConfig,
     pub log: LogConfig,
+    pub smtp: SmtpConfig,
+    pub links: LinksConfig,
 }
 
 impl Default for Config {
@@ -191,6 +245,21 @@ impl Default for Config {
             log: LogConfig {
                 format: LogFormat::Text,
                 filter: "info,sqlx=warn".to_owned(),
+            },
+            smtp: SmtpConfig {
+                host: None,
+                port: 587,
+                tls: SmtpTls::Starttls,
+                username: None,
+                password: None,
+                from: None,
+            },
+            links: LinksConfig {
+                invitation_hours: 72,
+                password_reset_minutes: 60,
+                max_reset_requests_per_account: 3,
+                max_reset_requests_per_address: 20,
+                reset_request_window_minutes: 60,
             },
         }
     }
@@ -294,6 +363,24 @@ impl Config {
             "login.oidc_start_window_minutes",
             self.login.oidc_start_window_minutes,
         );
+        require_positive("links.invitation_hours", self.links.invitation_hours);
+        require_positive(
+            "links.password_reset_minutes",
+            self.links.password_reset_minutes,
+        );
+        require_positive(
+            "links.max_reset_requests_per_account",
+            self.links.max_reset_requests_per_account,
+        );
+        require_positive(
+            "links.max_reset_requests_per_address",
+            self.links.max_reset_requests_per_address,
+        );
+        require_positive(
+            "links.reset_request_window_minutes",
+            self.links.reset_request_window_minutes,
+        );
+        problems.extend(self.smtp_problems());
         if let Some(url) = &self.database_url {
             let url = url.expose();
             if !(url.starts_with("sqlite:")
@@ -332,6 +419,40 @@ impl Config {
         } else {
             Err(ConfigError { problems })
         }
+    }
+
+    /// What is wrong with the `smtp` section, if anything.
+    fn smtp_problems(&self) -> Vec<String> {
+        let smtp = &self.smtp;
+        let mut problems = Vec::new();
+        if smtp.host.as_deref().is_none_or(|h| h.trim().is_empty()) {
+            return problems;
+        }
+        if smtp.from.as_deref().is_none_or(|f| f.trim().is_empty()) {
+            problems.push(format!(
+                "{} is required with `smtp.host`: the sender of the portal's e-mail, e.g. \
+                 \"CHT Portal <portal@health.go.ke>\"",
+                describe_key("smtp.from")
+            ));
+        }
+        if smtp.port == 0 {
+            problems.push(format!("{} must be at least 1", describe_key("smtp.port")));
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            problems.push(format!(
+                "{} and {} go together: give both, or neither for a server that needs no sign-in",
+                describe_key("smtp.username"),
+                describe_key("smtp.password")
+            ));
+        }
+        // Links in these messages let their reader set a password: never over plain text.
+        if self.environment == Environment::Production && smtp.tls == SmtpTls::None {
+            problems.push(format!(
+                "{} must be starttls or implicit when `environment` is production (it is none)",
+                describe_key("smtp.tls")
+            ));
+        }
+        problems
     }
 
     /// The database to use: the configured URL, or a SQLite file in the data directory.
@@ -417,10 +538,18 @@ impl Provider for SecretFiles {
                     Path::new(&path).display()
                 ))
             })?;
-            dict.insert(
-                key.to_owned(),
-                Value::from(contents.trim_end_matches(['\n', '\r']).to_owned()),
-            );
+            let value = Value::from(contents.trim_end_matches(['\n', '\r']).to_owned());
+            // `smtp__password` is `password` inside the `smtp` table.
+            match key.split_once("__") {
+                Some((table, field)) => {
+                    let mut inner = Dict::new();
+                    inner.insert(field.to_owned(), value);
+                    dict.insert(table.to_owned(), Value::from(inner));
+                }
+                None => {
+                    dict.insert(key.to_owned(), value);
+                }
+            }
         }
         Ok(Profile::Default.collect(dict))
     }

@@ -299,3 +299,48 @@ fn env_keys_cover_every_setting() {
     expected.sort();
     assert_eq!(leaves, expected);
 }
+
+#[test]
+fn smtp_defaults_to_none_and_to_starttls_with_a_sender_and_tls_in_production() {
+    Jail::expect_with(|jail| {
+        let config = load_in_jail(jail, None).unwrap();
+        assert_eq!(config.smtp.host, None);
+        assert_eq!(config.smtp.tls, SmtpTls::Starttls);
+        assert_eq!(config.links.invitation_hours, 72);
+
+        jail.set_env("PORTAL_SMTP__HOST", "smtp.health.go.ke");
+        let message = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(
+            message.contains("PORTAL_SMTP__FROM") && message.contains("is required"),
+            "{message}"
+        );
+        jail.set_env("PORTAL_SMTP__FROM", "CHT Portal <portal@health.go.ke>");
+        jail.set_env("PORTAL_SMTP__USERNAME", "portal");
+        jail.create_file("smtp.pass", "s3cret\n")?;
+        jail.set_env(
+            "PORTAL_SMTP__PASSWORD_FILE",
+            jail.directory().join("smtp.pass").display(),
+        );
+        let config = load_in_jail(jail, None).unwrap();
+        assert_eq!(
+            config.smtp.password.as_ref().map(SecretString::expose),
+            Some("s3cret")
+        );
+        assert!(!format!("{config:?}").contains("s3cret"));
+
+        jail.set_env("PORTAL_SMTP__TLS", "none");
+        load_in_jail(jail, None).expect("plain SMTP is allowed in development");
+        jail.set_env("PORTAL_ENVIRONMENT", "production");
+        jail.set_env("PORTAL_PUBLIC_URL", "https://portal.health.go.ke");
+        jail.set_env("PORTAL_MASTER_KEY", MasterKey::generate().to_base64());
+        let message = load_in_jail(jail, None).unwrap_err().to_string();
+        assert!(
+            message.contains("PORTAL_SMTP__TLS")
+                && message.contains("must be starttls or implicit"),
+            "{message}"
+        );
+        jail.set_env("PORTAL_SMTP__TLS", "implicit");
+        load_in_jail(jail, None).unwrap();
+        Ok(())
+    });
+}

@@ -31,10 +31,23 @@ pub enum AuditAction {
     StageWarningsAcknowledged,
     StageRevalidated,
     AccessDenied,
+    // Part A of issue 10: sign-in links (invitations, password resets).
+    SignInLinkIssued,
+    SignInLinkDelivered,
+    SignInLinkUsed,
+    SignInLinkRefused,
+    PasswordResetRequested,
+    // Part B of issue 10: the second factor (TOTP).
+    SecondFactorEnrolled,
+    SecondFactorRemoved,
+    SecondFactorPassed,
+    SecondFactorFailed,
+    RecoveryCodeUsed,
+    SecondFactorRequirementChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 40] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::LoginThrottled,
@@ -64,6 +77,17 @@ impl AuditAction {
         Self::StageWarningsAcknowledged,
         Self::StageRevalidated,
         Self::AccessDenied,
+        Self::SignInLinkIssued,
+        Self::SignInLinkDelivered,
+        Self::SignInLinkUsed,
+        Self::SignInLinkRefused,
+        Self::PasswordResetRequested,
+        Self::SecondFactorEnrolled,
+        Self::SecondFactorRemoved,
+        Self::SecondFactorPassed,
+        Self::SecondFactorFailed,
+        Self::RecoveryCodeUsed,
+        Self::SecondFactorRequirementChanged,
     ];
 
     #[must_use]
@@ -98,6 +122,17 @@ impl AuditAction {
             Self::StageWarningsAcknowledged => "stage.warnings_acknowledged",
             Self::StageRevalidated => "stage.revalidated",
             Self::AccessDenied => "access.denied",
+            Self::SignInLinkIssued => "auth.link_issued",
+            Self::SignInLinkDelivered => "auth.link_delivered",
+            Self::SignInLinkUsed => "auth.link_used",
+            Self::SignInLinkRefused => "auth.link_refused",
+            Self::PasswordResetRequested => "auth.password_reset_requested",
+            Self::SecondFactorEnrolled => "auth.second_factor_enrolled",
+            Self::SecondFactorRemoved => "auth.second_factor_removed",
+            Self::SecondFactorPassed => "auth.second_factor_passed",
+            Self::SecondFactorFailed => "auth.second_factor_failed",
+            Self::RecoveryCodeUsed => "auth.recovery_code_used",
+            Self::SecondFactorRequirementChanged => "config.second_factor_requirement_changed",
         }
     }
 

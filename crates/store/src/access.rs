@@ -148,7 +148,17 @@ pub struct NewGrant {
 #[derive(Debug, Clone)]
 pub enum Grantee {
     Existing(UserId),
-    Invite { email: Email, display_name: String },
+    Invite {
+        email: Email,
+        display_name: String,
+    },
+    /// A CHT username on one of the tenant's instances: the person bound to it, created (without
+    /// a portal password) when new; they sign in with their CHT account (`crate::cht_identities`).
+    ChtUser {
+        instance_id: InstanceId,
+        username: crate::cht_identities::ChtUsername,
+        display_name: String,
+    },
 }
 
 /// Grants neither revoked nor expired at `now`.
@@ -425,12 +435,35 @@ pub async fn grant_in(
     new: NewGrant,
 ) -> Result<(Grant, User)> {
     let txn = change.connection();
+    let named_cht_user = match &grantee {
+        Grantee::ChtUser {
+            instance_id,
+            username,
+            ..
+        } => Some(json!({ "instance_id": instance_id.to_string(), "username": username.as_str() })),
+        _ => None,
+    };
     let user: User = match grantee {
         Grantee::Existing(id) => portal_user::Entity::find_by_id(id.as_uuid())
             .one(txn)
             .await?
             .ok_or(StoreError::NotFound("user"))?
             .into(),
+        Grantee::ChtUser {
+            instance_id,
+            username,
+            display_name,
+        } => {
+            crate::cht_identities::bind_in(
+                txn,
+                ctx,
+                new.tenant_id,
+                instance_id,
+                &username,
+                &display_name,
+            )
+            .await?
+        }
         Grantee::Invite {
             email,
             display_name,
@@ -504,21 +537,25 @@ pub async fn grant_in(
     }
     .insert(txn)
     .await?;
+    let mut details = json!({
+        "user_id": user.id.to_string(),
+        "email": user.email,
+        "role": new.role_key.as_str(),
+        "instance_id": instance_id.map(|i| i.to_string()),
+        "place_id": place_id,
+        "place_name": place_name,
+        "expires_at": new.expires_at.map(|t| t.to_rfc3339()),
+    });
+    if let (Some(named), Some(map)) = (named_cht_user, details.as_object_mut()) {
+        map.insert("cht_user".to_owned(), named);
+    }
     audit::record(
         txn,
         ctx,
         AuditRecord::new(AuditAction::AccessGranted)
             .tenant(new.tenant_id)
             .target(TargetKind::Grant, id)
-            .details(json!({
-                "user_id": user.id.to_string(),
-                "email": user.email,
-                "role": new.role_key.as_str(),
-                "instance_id": instance_id.map(|i| i.to_string()),
-                "place_id": place_id,
-                "place_name": place_name,
-                "expires_at": new.expires_at.map(|t| t.to_rfc3339()),
-            })),
+            .details(details),
     )
     .await?;
     Ok((model.try_into()?, user))

@@ -7,11 +7,14 @@
 
 pub mod access;
 pub mod audit;
+pub mod cht_identities;
 pub mod entity;
 pub mod instances;
+pub mod invitations;
 pub mod oidc;
 pub mod places;
 pub mod rate_limit;
+pub mod second_factor;
 pub mod sessions;
 pub mod staging;
 pub mod tenants;

@@ -22,6 +22,10 @@ pub enum RateKey {
     /// Starting a sign-in at an identity provider, from one client address (`None`: unknown,
     /// counted together).
     OidcStart(Option<String>),
+    /// Asking for a password-reset link for one typed e-mail address (lower case).
+    PasswordResetAccount(String),
+    /// Asking for password-reset links from one client address.
+    PasswordResetAddress(Option<String>),
 }
 
 impl RateKey {
@@ -30,6 +34,10 @@ impl RateKey {
         let key = match self {
             Self::OidcStart(address) => {
                 format!("oidc_start:{}", address.as_deref().unwrap_or("unknown"))
+            }
+            Self::PasswordResetAccount(email) => format!("reset_account:{email}"),
+            Self::PasswordResetAddress(address) => {
+                format!("reset_address:{}", address.as_deref().unwrap_or("unknown"))
             }
         };
         key.chars().take(320).collect()

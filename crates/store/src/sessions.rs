@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use portal_crypto::Token;
-use portal_domain::{TenantId, UserId};
+use portal_domain::{InstanceId, TenantId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
@@ -38,6 +38,9 @@ pub struct ActiveSession {
     /// For a session begun at a tenant's identity provider: that provider and its tenant. Such
     /// a session acts in that tenant only.
     pub via_provider: Option<(uuid::Uuid, TenantId)>,
+    /// For a session begun with a CHT account: that instance and its tenant. Such a session,
+    /// too, acts in that tenant only.
+    pub via_cht: Option<(InstanceId, TenantId)>,
 }
 
 /// How the person proved who they are.
@@ -45,6 +48,7 @@ pub struct ActiveSession {
 pub enum SignInMethod {
     Password,
     Oidc { provider_id: uuid::Uuid },
+    ChtAccount { instance_id: InstanceId },
 }
 
 /// Touching `last_seen_at` on every request would turn every page view into a write; a minute's
@@ -72,8 +76,12 @@ pub async fn create(
         client_address: Set(client_address),
         user_agent: Set(user_agent.map(|ua| ua.chars().take(512).collect())),
         oidc_provider_id: Set(match method {
-            SignInMethod::Password => None,
             SignInMethod::Oidc { provider_id } => Some(provider_id),
+            SignInMethod::Password | SignInMethod::ChtAccount { .. } => None,
+        }),
+        cht_instance_id: Set(match method {
+            SignInMethod::ChtAccount { instance_id } => Some(instance_id.as_uuid()),
+            SignInMethod::Password | SignInMethod::Oidc { .. } => None,
         }),
     }
     .insert(db)
@@ -129,12 +137,26 @@ pub async fn find_active(
             Some((provider_id, TenantId::from_uuid(provider.tenant_id)))
         }
     };
+    let via_cht = match record.cht_instance_id {
+        None => None,
+        Some(instance_id) => {
+            let instance_id = InstanceId::from_uuid(instance_id);
+            let Some(tenant) = crate::cht_identities::allowed_tenant(db, instance_id).await? else {
+                // CHT-account sign-in was turned off on the instance (or it was deleted): so
+                // are the sessions it let in.
+                delete(db, &digest).await?;
+                return Ok(None);
+            };
+            Some((instance_id, tenant))
+        }
+    };
     Ok(Some(ActiveSession {
         id_digest: digest,
         csrf_token: record.csrf_token,
         last_seen_at: record.last_seen_at,
         user: user.into(),
         via_provider,
+        via_cht,
     }))
 }
 

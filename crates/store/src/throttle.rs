@@ -106,6 +106,30 @@ pub async fn locked(
     Ok(None)
 }
 
+/// Admits one attempt under every key, or says which lock refuses it. A key already locked
+/// refuses without any write, so hammering a lock costs nothing and cannot fill the
+/// (append-only) audit trail; otherwise the attempt is counted under each key, atomically,
+/// before the secret is checked, and the counts are returned for the caller's follow-up
+/// (`Attempt::is_last`, the lock a failure now starts).
+pub async fn admit(
+    db: &DatabaseConnection,
+    keys: &[ThrottleKey],
+    policy: &ThrottlePolicy,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Vec<Attempt>, Lockout>> {
+    if let Some(lockout) = locked(db, keys, now).await? {
+        return Ok(Err(lockout));
+    }
+    let mut attempts = Vec::with_capacity(keys.len());
+    for key in keys {
+        attempts.push(count_attempt(db, key, policy, now).await?);
+    }
+    match attempts.iter().find_map(Attempt::refusal) {
+        Some(lockout) => Ok(Err(lockout)),
+        None => Ok(Ok(attempts)),
+    }
+}
+
 /// Counts one attempt against `key`; locks the key when the attempt reaches its limit.
 pub async fn count_attempt(
     db: &DatabaseConnection,

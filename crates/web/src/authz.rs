@@ -152,7 +152,7 @@ pub fn principal(current: &CurrentUser) -> Principal {
     Principal {
         user_id: current.user.id,
         platform_admin: current.user.is_platform_admin,
-        restricted_to: current.via_provider.map(|(_, tenant)| tenant),
+        restricted_to: current.restricted_tenant(),
     }
 }
 
@@ -202,7 +202,7 @@ async fn check(state: &AppState, rule: Rule, parts: &mut Parts) -> AppResult<()>
     let need = match rule {
         Rule::Public | Rule::SignedIn => return Ok(()),
         Rule::PlatformAdmin
-            if !current.user.is_platform_admin || current.via_provider.is_some() =>
+            if !current.user.is_platform_admin || current.restricted_tenant().is_some() =>
         {
             return Err(AppError::Forbidden("manage tenants"));
         }

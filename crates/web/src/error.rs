@@ -14,6 +14,9 @@ pub enum AppError {
     SignInRequired { next: String, htmx: bool },
     #[error("password change required")]
     PasswordChangeRequired,
+    /// A correct password waits for its second step (`pages::second_factor`).
+    #[error("second factor pending")]
+    SecondFactorPending,
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("not found: {0}")]
@@ -51,6 +54,7 @@ impl IntoResponse for AppError {
                 response
             }
             Self::PasswordChangeRequired => Redirect::to("/account/password").into_response(),
+            Self::SecondFactorPending => Redirect::to("/login/second-factor").into_response(),
             Self::Forbidden(what) => {
                 let mut response = views::error_page(
                     StatusCode::FORBIDDEN,

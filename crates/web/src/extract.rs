@@ -22,9 +22,20 @@ pub struct CurrentUser {
     pub meta: RequestMeta,
     /// Set when the session began at a tenant's identity provider (see `authz::principal`).
     pub via_provider: Option<(uuid::Uuid, portal_domain::TenantId)>,
+    /// Set when the session began with a CHT account on that instance (`pages::cht_sign_in`).
+    pub via_cht: Option<(portal_domain::InstanceId, portal_domain::TenantId)>,
 }
 
 impl CurrentUser {
+    /// The one tenant a session begun at a tenant's identity provider, or with a CHT account on
+    /// one of its instances, acts in (`None`: not restricted).
+    #[must_use]
+    pub fn restricted_tenant(&self) -> Option<portal_domain::TenantId> {
+        self.via_provider
+            .map(|(_, tenant)| tenant)
+            .or(self.via_cht.map(|(_, tenant)| tenant))
+    }
+
     /// The audit context for a change this user makes now.
     #[must_use]
     pub fn audit(&self, state: &AppState) -> AuditContext {
@@ -60,6 +71,15 @@ impl FromRequestParts<AppState> for CurrentUser {
         let meta = RequestMeta::from_request_parts(parts, state).await?;
         let Some(SessionSlot(Some(session))) = parts.extensions.get::<SessionSlot>().cloned()
         else {
+            // A correct password waiting for its code has no session at all; its browser is
+            // sent back to the code page rather than to the sign-in form.
+            let pending = crate::pages::second_factor::pending_cookie_name(state.settings.secure);
+            if axum_extra::extract::CookieJar::from_headers(&parts.headers)
+                .get(pending)
+                .is_some()
+            {
+                return Err(AppError::SecondFactorPending);
+            }
             // Only send people back to pages, never to the target of a form post.
             let next = if parts.method == http::Method::GET {
                 meta.path_and_query
@@ -79,6 +99,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             session_digest: session.id_digest,
             csrf_token: session.csrf_token,
             via_provider: session.via_provider,
+            via_cht: session.via_cht,
             meta,
         })
     }

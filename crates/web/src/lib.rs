@@ -72,7 +72,10 @@ async fn purge_expired(state: AppState) {
         }
         // Rate-limit windows share the throttle's table: keep each entry its longer window.
         let mut throttle = state.settings.throttle;
-        throttle.window = throttle.window.max(state.settings.oidc_starts.window);
+        throttle.window = throttle
+            .window
+            .max(state.settings.oidc_starts.window)
+            .max(state.settings.links.reset_requests_per_account.window);
         if let Err(error) = portal_store::throttle::purge_expired(&state.db, &throttle, now).await {
             tracing::warn!(%error, "could not purge old sign-in throttle entries");
         }
@@ -81,6 +84,14 @@ async fn purge_expired(state: AppState) {
             portal_store::oidc::purge_logins(&state.db, now - chrono::Duration::minutes(10)).await
         {
             tracing::warn!(%error, "could not purge abandoned identity-provider sign-ins");
+        }
+        // Sign-in links a month past their expiry: until then, opening one says it expired
+        // (rather than that it never existed); the audit trail keeps their story.
+        if let Err(error) =
+            portal_store::invitations::purge_expired(&state.db, now - chrono::Duration::days(30))
+                .await
+        {
+            tracing::warn!(%error, "could not purge expired sign-in links");
         }
     }
 }

@@ -60,7 +60,9 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
                 // The path only: query strings may one day carry search terms or names.
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+                // Sign-in link tokens are secrets: never in the logs (part A of issue 10).
+                let path = crate::pages::invitations::without_link_token(request.uri().path());
+                tracing::info_span!("request", method = %request.method(), path = %path, request_id)
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::custom(|_| internal_error_response()))

@@ -16,8 +16,8 @@ use crate::authz::Rule::{
     self, InInstance, Instance, Place, PlatformAdmin, Public, SignedIn, Tenant,
 };
 use crate::pages::{
-    access, account, auth, config, connection, health, home, instances, oidc, places, roles,
-    sign_in, staging, tenants,
+    access, account, auth, cht_sign_in, config, connection, health, home, instances, invitations,
+    oidc, password_reset, places, roles, second_factor, sign_in, staging, tenants,
 };
 
 /// One route: what it answers, what it asks of the person, and the handler that serves it.
@@ -109,6 +109,44 @@ pub fn table() -> Vec<Route> {
         ),
         get("/tenants/{tenant_id}/sign-in", manage_config, sign_in::show),
         post("/tenants/{tenant_id}/sign-in", manage_config, sign_in::save),
+        // Part B of issue 10: the second factor. The second step is public: it reads the
+        // pending sign-in of its own cookie, and no session exists until it succeeds.
+        get(
+            "/login/second-factor",
+            Public,
+            second_factor::challenge_page,
+        ),
+        post("/login/second-factor", Public, second_factor::challenge),
+        get(
+            "/account/second-factor",
+            SignedIn,
+            second_factor::account::show,
+        ),
+        post(
+            "/account/second-factor",
+            SignedIn,
+            second_factor::account::enrol,
+        ),
+        post(
+            "/account/second-factor/remove",
+            SignedIn,
+            second_factor::account::remove,
+        ),
+        post(
+            "/tenants/{tenant_id}/sign-in/second-factor",
+            manage_config,
+            second_factor::tenant::save,
+        ),
+        // Part C of issue 10: sign-in with a CHT account. The form and its post are public (the
+        // post is throttled before CHT is asked); the tenant's setting is a section of the
+        // sign-in settings page, under the same rule.
+        get("/login/cht", Public, cht_sign_in::page),
+        post("/login/cht", Public, cht_sign_in::sign_in),
+        post(
+            "/tenants/{tenant_id}/sign-in/cht-accounts",
+            manage_config,
+            cht_sign_in::save_settings,
+        ),
         post(
             "/tenants/{tenant_id}/instances",
             manage_instances,
@@ -249,6 +287,20 @@ pub fn table() -> Vec<Route> {
             "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
             stage,
             staging::invalid_csv,
+        ),
+        // Part A of issue 10: sign-in links (the token in the path is the proof) and
+        // "Forgot your password?"; issuing a link from the access page (checked by the handler
+        // with the rules of revoking).
+        get("/invite/{token}", Public, invitations::show_invitation),
+        post("/invite/{token}", Public, invitations::accept_invitation),
+        get("/reset-password/{token}", Public, invitations::show_reset),
+        post("/reset-password/{token}", Public, invitations::reset),
+        get("/forgot-password", Public, password_reset::show),
+        post("/forgot-password", Public, password_reset::request),
+        post(
+            "/tenants/{tenant_id}/access/people/{user_id}/link",
+            Tenant(Member),
+            access::new_link,
         ),
         get("/healthz", Public, health::healthz),
         get("/readyz", Public, health::readyz),

@@ -26,6 +26,38 @@ pub struct WebSettings {
     pub production: bool,
     /// `scheme://host[:port]` of `public_url`: what a same-site `Origin` header must be.
     pub public_origin: Option<String>,
+    /// Sign-in links (invitations, password resets) and the e-mail that carries them.
+    pub links: LinkSettings,
+}
+
+/// How long sign-in links work, how often a forgotten password may be asked about, and the
+/// mailer (`None`: no SMTP configured, links are shown to the person who invites instead).
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub invitation_lifetime: Duration,
+    pub reset_lifetime: Duration,
+    pub reset_requests_per_account: RateLimit,
+    pub reset_requests_per_address: RateLimit,
+    pub mailer: Option<portal_mail::Mailer>,
+}
+
+impl LinkSettings {
+    fn from_config(config: &Config) -> Result<Self, portal_mail::MailError> {
+        let window = Duration::minutes(config.links.reset_request_window_minutes.into());
+        Ok(Self {
+            invitation_lifetime: Duration::hours(config.links.invitation_hours.into()),
+            reset_lifetime: Duration::minutes(config.links.password_reset_minutes.into()),
+            reset_requests_per_account: RateLimit {
+                limit: config.links.max_reset_requests_per_account,
+                window,
+            },
+            reset_requests_per_address: RateLimit {
+                limit: config.links.max_reset_requests_per_address,
+                window,
+            },
+            mailer: portal_mail::Mailer::from_config(&config.smtp)?,
+        })
+    }
 }
 
 impl WebSettings {
@@ -36,9 +68,21 @@ impl WebSettings {
         Self::from_config(&Config::default())
     }
 
+    /// Like [`WebSettings::try_from_config`]; unusable e-mail settings turn e-mail off (with
+    /// an error in the log) instead of failing.
     #[must_use]
     pub fn from_config(config: &Config) -> Self {
-        Self {
+        Self::try_from_config(config).unwrap_or_else(|error| {
+            tracing::error!(%error, "e-mail is off");
+            let mut without_mail = config.clone();
+            without_mail.smtp.host = None;
+            Self::try_from_config(&without_mail).expect("settings without e-mail")
+        })
+    }
+
+    /// The settings, or why the e-mail settings cannot be used.
+    pub fn try_from_config(config: &Config) -> Result<Self, portal_mail::MailError> {
+        Ok(Self {
             session: SessionPolicy {
                 idle_timeout: Duration::minutes(config.session.idle_timeout_minutes.into()),
                 absolute_timeout: Duration::hours(config.session.absolute_timeout_hours.into()),
@@ -60,7 +104,8 @@ impl WebSettings {
                 .public_url
                 .as_ref()
                 .map(|u| u.origin().ascii_serialization()),
-        }
+            links: LinkSettings::from_config(config)?,
+        })
     }
 }
 

@@ -109,6 +109,13 @@ fn grant_fields(f: &Fixture, p: Position) -> Body {
     ])
 }
 
+fn new_password(_: &Fixture, _: Position) -> Body {
+    form(&[
+        ("new_password", "a new long passphrase 42"),
+        ("confirm_password", "a new long passphrase 42"),
+    ])
+}
+
 fn config_document(f: &Fixture, _: Position) -> Body {
     Body::Form(vec![("document".into(), f.kenya_config.clone())])
 }
@@ -288,6 +295,72 @@ pub fn cases() -> Vec<(Method, &'static str, Case)> {
                 ])
             }),
         ),
+        // Part B of issue 10: the second factor. Without a pending sign-in, the second step
+        // sends everyone back to the sign-in page.
+        (
+            get.clone(),
+            "/login/second-factor",
+            case(Public, SEE_OTHER, none),
+        ),
+        (
+            post.clone(),
+            "/login/second-factor",
+            case(Public, SEE_OTHER, |_, _| form(&[("code", "123456")])),
+        ),
+        (
+            get.clone(),
+            "/account/second-factor",
+            case(SignedIn, OK, none),
+        ),
+        // Not a code at all: the enrolment is refused after the check.
+        (
+            post.clone(),
+            "/account/second-factor",
+            case(SignedIn, UNPROCESSABLE, |_, _| {
+                form(&[("code", "not a code")])
+            }),
+        ),
+        // Nobody in the matrix has a second factor: back to the page.
+        (
+            post.clone(),
+            "/account/second-factor/remove",
+            case(SignedIn, SEE_OTHER, |_, _| {
+                form(&[("password", "not the password"), ("code", "123456")])
+            }),
+        ),
+        // Not required before, not required after: nothing changes.
+        (
+            post.clone(),
+            "/tenants/{tenant_id}/sign-in/second-factor",
+            case(OnTenant(Some(ManageConfig)), SEE_OTHER, none),
+        ),
+        // Part C of issue 10: sign-in with a CHT account. Signed in already: on to the start
+        // page. An instance that does not allow it is refused (the same to everyone) before
+        // CHT is asked; saving "no instance" where none is allowed changes nothing.
+        (
+            get.clone(),
+            "/login/cht",
+            Case {
+                anonymous_ok: Some(OK),
+                ..case(Public, SEE_OTHER, none)
+            },
+        ),
+        (
+            post.clone(),
+            "/login/cht",
+            case(Public, StatusCode::UNAUTHORIZED, |_, _| {
+                form(&[
+                    ("instance", "0190a000-0000-7000-8000-000000000000"),
+                    ("username", "chv_nobody"),
+                    ("password", "not the password"),
+                ])
+            }),
+        ),
+        (
+            post.clone(),
+            "/tenants/{tenant_id}/sign-in/cht-accounts",
+            case(OnTenant(Some(ManageConfig)), SEE_OTHER, none),
+        ),
         // An instance under a name already taken in the tenant: refused after the check.
         (
             post.clone(),
@@ -456,6 +529,42 @@ pub fn cases() -> Vec<(Method, &'static str, Case)> {
             get.clone(),
             "/tenants/{tenant_id}/instances/{instance_id}/staging/{batch_id}/invalid.csv",
             case(stage, OK, none),
+        ),
+        // Part A of issue 10: sign-in links. An unknown link is refused the same to everyone.
+        (
+            get.clone(),
+            "/invite/{token}",
+            case(Public, StatusCode::NOT_FOUND, none),
+        ),
+        (
+            post.clone(),
+            "/invite/{token}",
+            case(Public, StatusCode::NOT_FOUND, new_password),
+        ),
+        (
+            get.clone(),
+            "/reset-password/{token}",
+            case(Public, StatusCode::NOT_FOUND, none),
+        ),
+        (
+            post.clone(),
+            "/reset-password/{token}",
+            case(Public, StatusCode::NOT_FOUND, new_password),
+        ),
+        (get.clone(), "/forgot-password", case(Public, OK, none)),
+        // No SMTP in the matrix: the page says to ask an administrator, for any address.
+        (
+            post.clone(),
+            "/forgot-password",
+            case(Public, OK, |_, _| {
+                form(&[("email", "stranger@health.go.ke")])
+            }),
+        ),
+        // A person who does not exist: every member may ask, and is told so.
+        (
+            post.clone(),
+            "/tenants/{tenant_id}/access/people/{user_id}/link",
+            case(Member, StatusCode::NOT_FOUND, none),
         ),
         (get.clone(), "/healthz", case(Public, OK, none)),
         (get.clone(), "/readyz", case(Public, OK, none)),

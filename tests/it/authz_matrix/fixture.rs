@@ -172,6 +172,23 @@ pub async fn build(app: &TestApp) -> Fixture {
     .await
     .unwrap()
     .id;
+    // Tenant B signs in through a provider too, so every invitation of the matrix gives the
+    // invitee a way in and answers alike (without one, the answer is a page with a sign-in link).
+    portal_store::oidc::save_provider(
+        &app.db,
+        &master_key(app),
+        &ctx(),
+        w.b,
+        portal_store::oidc::ProviderFields {
+            display_name: "Uganda MoH".into(),
+            issuer_url: "http://127.0.0.1:9".into(),
+            client_id: "portal".into(),
+            client_secret: Some("secret".into()),
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
     let kenya_config = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/crates/deploy-config/tests/fixtures/chis-ke.config.json"
@@ -273,7 +290,10 @@ impl Fixture {
             // (422) to those allowed to try.
             .replace("{row}/remove", "999/remove")
             .replace("{row}", "0")
-            .replace("{provider_id}", &self.provider.to_string());
+            .replace("{provider_id}", &self.provider.to_string())
+            // Part A of issue 10: a link token and a person that do not exist.
+            .replace("{token}", "no-such-link-token")
+            .replace("{user_id}", "0190c0de-0000-7000-8000-000000000000");
         if template.ends_with("/search") || template.starts_with("/api/") {
             path + "?q=wa"
         } else {

@@ -1,6 +1,7 @@
 //! Integration tests: the client against the in-process CHT simulator over real HTTP.
 
 mod common;
+mod credentials;
 mod docs;
 mod errors;
 mod faults;

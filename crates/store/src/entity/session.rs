@@ -15,6 +15,8 @@ pub struct Model {
     pub user_agent: Option<String>,
     /// Set when the session began at a tenant's identity provider.
     pub oidc_provider_id: Option<Uuid>,
+    /// Set when the session began with a CHT account on this instance.
+    pub cht_instance_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,9 +26,12 @@ use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
 use crate::views::{self, FieldErrors, Notice, hidden_csrf};
 
+mod cht_grantee;
 mod giving;
+pub(crate) mod links;
 
 pub use giving::grant;
+pub use links::{WayIn, new_link};
 
 const PEOPLE_LIMIT: usize = 20;
 
@@ -60,6 +63,11 @@ pub struct GrantForm {
     /// `YYYY-MM-DD`; access ends at the end of that day (UTC).
     #[serde(default)]
     expires_on: String,
+    /// Or a CHT username on one of the tenant's instances (`cht_grantee`).
+    #[serde(default)]
+    cht_username: String,
+    #[serde(default)]
+    cht_instance: String,
 }
 
 async fn target_of(state: &AppState, scope: &GrantScope) -> AppResult<Target> {
@@ -172,6 +180,10 @@ struct PageData {
     can_grant_tenant: bool,
     places: Vec<Place>,
     people: Vec<portal_store::users::User>,
+    /// How each person listed gets in.
+    ways_in: std::collections::HashMap<portal_domain::UserId, WayIn>,
+    /// Instances of the tenant that allow sign-in with a CHT account.
+    cht_sign_in: std::collections::BTreeSet<InstanceId>,
 }
 
 async fn load(
@@ -207,7 +219,13 @@ async fn load(
         _ => Vec::new(),
     };
     let people = members_matching(&grants, &query.person_q, authorized);
+    let mut listed: Vec<_> = grants.iter().map(|(l, _)| l.user.id).collect();
+    listed.sort();
+    listed.dedup();
+    let ways_in = links::ways_in(state, tenant.id, &listed).await?;
     Ok(PageData {
+        cht_sign_in: cht_grantee::allowed(state, tenant.id).await?,
+        ways_in,
         roles,
         instances: grant_instances,
         grants,
@@ -292,11 +310,22 @@ fn render(
                 div.card { p { "Nobody has access in your area yet." } }
             } @else {
                 div.table-wrap { table {
-                    thead { tr { th { "Person" } th { "Role" } th { "Where" } th { "Until" } th { span.muted { "Action" } } } }
-                    tbody { @for (listing, revocable) in &data.grants {
+                    thead { tr { th { "Person" } th { "Way in" } th { "Role" } th { "Where" } th { "Until" } th { span.muted { "Action" } } } }
+                    tbody { @for (index, (listing, revocable)) in data.grants.iter().enumerate() {
                         @let g = &listing.grant;
+                        @let first_row_of_person = data.grants[..index].iter().all(|(l, _)| l.user.id != listing.user.id);
                         tr {
-                            td { (listing.user.display_name) br; span.muted { (listing.user.email) } }
+                            td { (listing.user.display_name) br; span.muted { (cht_grantee::shown_address(&listing.user.email)) } }
+                            td {
+                                @let way = data.ways_in.get(&listing.user.id).cloned().unwrap_or(WayIn::Nothing);
+                                @if way == WayIn::Nothing { strong { (way.describe()) } } @else { (way.describe()) }
+                                @if *revocable && first_row_of_person {
+                                    form method="post" action={ (base) "/people/" (listing.user.id) "/link" } {
+                                        (hidden_csrf(&current.csrf_token))
+                                        button.secondary type="submit" { "New sign-in link" }
+                                    }
+                                }
+                            }
                             td { (role_named(&data.roles, &g.role_key).map_or_else(|| g.role_key.to_string(), |r| r.name)) }
                             td { (scope_label(&g.scope, all_instances)) }
                             td { (g.expires_at.map_or_else(|| "No end date".to_owned(), |t| t.format("%Y-%m-%d").to_string())) }
@@ -352,7 +381,7 @@ fn render(
                     fieldset {
                         legend { "Person" }
                         @for person in &data.people {
-                            label { input type="radio" name="user_id" value=(person.id) checked[person.id.to_string() == form.user_id]; " " (person.display_name) " " span.muted { (person.email) } }
+                            label { input type="radio" name="user_id" value=(person.id) checked[person.id.to_string() == form.user_id]; " " (person.display_name) " " span.muted { (cht_grantee::shown_address(&person.email)) } }
                         }
                         @if data.people.is_empty() && !query.person_q.is_empty() { p.muted { "Nobody with access here matches. Invite them by email instead." } }
                         div.grid2 {
@@ -360,13 +389,14 @@ fn render(
                                 label for="email" { "Or invite by email" }
                                 input #email type="email" name="email" value=(form.email) autocomplete="off";
                                 @if let Some(e) = errors.get("email") { div.error { (e) } }
-                                div.hint { "They sign in with the tenant's identity provider, using this email." }
+                                div.hint { "Without a portal password or an identity provider for this tenant, they get a single-use link to choose a password: e-mailed to them, or shown to you when the portal sends no e-mail." }
                             }
                             div.field {
                                 label for="display_name" { "Their name" }
                                 input #display_name type="text" name="display_name" value=(form.display_name) autocomplete="off";
                             }
                         }
+                        (cht_grantee::fields(&form.cht_instance, &form.cht_username, errors, all_instances, &data.cht_sign_in))
                     }
                     div.field.invalid[errors.get("role").is_some()] {
                         label for="role" { "Role" }
@@ -440,7 +470,7 @@ pub async fn people(
     let people = members_matching(&visible, &query.person_q, &authorized);
     Ok(html! {
         ul.results { @for person in &people {
-            li { label { input type="radio" name="user_id" value=(person.id); " " (person.display_name) " " span.muted { (person.email) } } }
+            li { label { input type="radio" name="user_id" value=(person.id); " " (person.display_name) " " span.muted { (cht_grantee::shown_address(&person.email)) } } }
         } }
     })
 }

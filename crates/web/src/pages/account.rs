@@ -48,6 +48,7 @@ fn password_page(current: &CurrentUser, errors: &FieldErrors) -> Markup {
                     (text_field(&TextField { name: "confirm_password", label: "New password again", kind: "password", value: "", hint: None, required: true, autocomplete: "new-password" }, errors))
                     div.actions { button type="submit" { "Change password" } }
                 }
+                p.muted { a href="/account/second-factor" { "Second factor" } ": a code from an authenticator app as well as your password." }
             }
         },
     )
@@ -130,11 +131,11 @@ pub async fn change(
         current.meta.client_address.clone(),
         current.meta.user_agent.clone(),
         // The new session keeps the old one's origin (and with it, its tenant restriction).
-        current
-            .via_provider
-            .map_or(sessions::SignInMethod::Password, |(provider_id, _)| {
-                sessions::SignInMethod::Oidc { provider_id }
-            }),
+        match (current.via_provider, current.via_cht) {
+            (Some((provider_id, _)), _) => sessions::SignInMethod::Oidc { provider_id },
+            (None, Some((instance_id, _))) => sessions::SignInMethod::ChtAccount { instance_id },
+            (None, None) => sessions::SignInMethod::Password,
+        },
     )
     .await?;
     let jar = jar.add(session_cookie(state.settings.secure, &fresh.token));

@@ -63,8 +63,23 @@ pub struct SignInOption {
     pub tenant_name: String,
 }
 
+/// Ways to sign in other than a portal password, offered on the sign-in page.
+pub struct SignInOptions {
+    pub providers: Vec<SignInOption>,
+    /// Instances that allow sign-in with a CHT account (`cht_sign_in`).
+    pub cht_instances: Vec<portal_store::cht_identities::SignInInstance>,
+}
+
+/// The enabled identity providers and the instances that allow CHT-account sign-in.
+pub async fn sign_in_options(state: &AppState) -> SignInOptions {
+    SignInOptions {
+        providers: enabled_providers(state).await,
+        cht_instances: super::cht_sign_in::offered_instances(state).await,
+    }
+}
+
 /// The enabled identity providers. A database hiccup hides them rather than the password form.
-pub async fn sign_in_options(state: &AppState) -> Vec<SignInOption> {
+async fn enabled_providers(state: &AppState) -> Vec<SignInOption> {
     match portal_store::oidc::enabled_providers(&state.db).await {
         Ok(list) => list
             .into_iter()
@@ -86,8 +101,9 @@ fn login_form(
     email: &str,
     next: &str,
     problem: Option<&str>,
-    providers: &[SignInOption],
+    options: &SignInOptions,
 ) -> Markup {
+    let providers = &options.providers;
     let encoded_next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     html! {
         div.card.narrow {
@@ -106,6 +122,7 @@ fn login_form(
                 }
                 p.muted { "Or with a portal password:" }
             }
+            (super::cht_sign_in::link_on_login_page(&options.cht_instances, &encoded_next))
             form method="post" action="/login" hx-boost="false" {
                 (hidden_csrf(csrf))
                 input type="hidden" name="next" value=(next);
@@ -113,6 +130,7 @@ fn login_form(
                 (text_field(&TextField { name: "password", label: "Password", kind: "password", value: "", hint: None, required: true, autocomplete: "current-password" }, &FieldErrors::default()))
                 div.actions { button type="submit" { "Sign in" } }
             }
+            p { a href="/forgot-password" { "Forgot your password?" } }
         }
     }
 }
@@ -126,7 +144,7 @@ fn render_login(
     next: &str,
     problem: Option<&str>,
     notice: Option<Notice>,
-    providers: &[SignInOption],
+    providers: &SignInOptions,
 ) -> Response {
     let (jar, csrf) = pre_session_token(jar, secure);
     let body = views::page(
@@ -212,20 +230,14 @@ pub async fn login(
             &providers,
         )
     };
-    // Locked keys are refused without a database write, so hammering a lock costs nothing and
-    // cannot fill the (append-only) audit trail; the lock itself was audited when it started.
-    if let Some(lockout) = throttle::locked(&state.db, &keys, now).await? {
-        tracing::info!(until = %lockout.until, "sign-in refused: throttled");
-        return Ok(refuse(jar, &lockout));
-    }
-    let policy = state.settings.throttle;
-    let mut attempts = Vec::with_capacity(keys.len());
-    for key in &keys {
-        attempts.push(throttle::count_attempt(&state.db, key, &policy, now).await?);
-    }
-    if let Some(lockout) = attempts.iter().find_map(Attempt::refusal) {
-        return Ok(refuse(jar, &lockout));
-    }
+    // The lock itself was audited when it started.
+    let attempts = match throttle::admit(&state.db, &keys, &state.settings.throttle, now).await? {
+        Ok(attempts) => attempts,
+        Err(lockout) => {
+            tracing::info!(until = %lockout.until, "sign-in refused: throttled");
+            return Ok(refuse(jar, &lockout));
+        }
+    };
 
     let credentials = match Email::parse(&form.email) {
         Ok(email) => users::credentials_by_email(&state.db, &email).await?,
@@ -309,8 +321,15 @@ pub async fn login(
 
     throttle::reset(&state.db, &keys[0]).await?;
     for key in &keys[1..] {
-        throttle::refund(&state.db, key, &policy).await?;
+        throttle::refund(&state.db, key, &state.settings.throttle).await?;
     }
+    // A second factor (the person's own, or one a tenant of theirs requires) comes before any
+    // session: see `second_factor`.
+    let jar =
+        match super::second_factor::after_password(&state, jar, &session, &user, &next).await? {
+            super::second_factor::SecondStep::Needed(response) => return Ok(response),
+            super::second_factor::SecondStep::NotNeeded(jar) => jar,
+        };
     let jar = begin_session(
         &state,
         jar,

@@ -11,6 +11,7 @@ use portal_store::StoreError;
 use portal_store::oidc::{self, Provider, ProviderFields};
 use serde::Deserialize;
 
+use super::second_factor;
 use crate::AppState;
 use crate::authz::Authorized;
 use crate::error::{AppError, AppResult};
@@ -97,6 +98,8 @@ pub fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
     format!("{origin}/login/oidc/callback")
 }
 
+// The sections below the provider form are each a part's own (second factor, CHT accounts).
+#[allow(clippy::too_many_arguments)]
 fn render(
     current: &CurrentUser,
     authorized: &Authorized,
@@ -105,6 +108,8 @@ fn render(
     errors: &FieldErrors,
     redirect: &str,
     notice: Option<Notice>,
+    second_factor: &Markup,
+    cht_accounts: &Markup,
 ) -> Markup {
     let tenant = &authorized.tenant;
     views::page(
@@ -130,6 +135,8 @@ fn render(
                 label { input type="checkbox" name="enabled" value="on" checked[form.enabled.is_some()]; " Show this sign-in option" }
                 div.actions { button type="submit" { "Save sign-in settings" } }
             }
+            (second_factor)
+            (cht_accounts)
         },
     )
 }
@@ -152,7 +159,10 @@ fn form_of(provider: Option<&Provider>) -> ProviderForm {
 
 /// Whoever sets the identity provider decides who can sign in as anyone in the tenant: only
 /// someone holding every permission on the whole tenant (or a platform administrator) may.
-async fn require_whole_tenant(state: &AppState, authorized: &Authorized) -> AppResult<()> {
+pub(crate) async fn require_whole_tenant(
+    state: &AppState,
+    authorized: &Authorized,
+) -> AppResult<()> {
     let held = authorized
         .held_at(state, &portal_access::Target::Tenant)
         .await?;
@@ -183,6 +193,10 @@ pub async fn show(
         &FieldErrors::default(),
         &redirect_uri(&state, &headers),
         query.notice,
+        &second_factor::tenant::section_for(&state, &current.csrf_token, authorized.tenant.id)
+            .await?,
+        &super::cht_sign_in::settings_section(&state, &current.csrf_token, authorized.tenant.id)
+            .await?,
     ))
 }
 
@@ -240,6 +254,10 @@ pub async fn save(
         &errors,
         &redirect_uri(&state, &headers),
         None,
+        &second_factor::tenant::section_for(&state, &current.csrf_token, authorized.tenant.id)
+            .await?,
+        &super::cht_sign_in::settings_section(&state, &current.csrf_token, authorized.tenant.id)
+            .await?,
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }

@@ -105,7 +105,7 @@ async fn visible_tenants(
     current: &CurrentUser,
 ) -> AppResult<Vec<tenants::TenantSummary>> {
     let all = tenants::list(&state.db).await?;
-    if current.user.is_platform_admin && current.via_provider.is_none() {
+    if current.user.is_platform_admin && current.restricted_tenant().is_none() {
         return Ok(all);
     }
     let mine = access::user_tenants(&state.db, current.user.id, state.clock.now()).await?;
@@ -114,8 +114,8 @@ async fn visible_tenants(
         .filter(|t| mine.contains(&t.tenant.id))
         .filter(|t| {
             current
-                .via_provider
-                .is_none_or(|(_, only)| only == t.tenant.id)
+                .restricted_tenant()
+                .is_none_or(|only| only == t.tenant.id)
         })
         .collect())
 }

@@ -44,6 +44,8 @@ pub enum Notice {
     RowRemoved,
     WarningsAcknowledged,
     Revalidated,
+    /// Part A of issue 10: a password chosen through a sign-in link.
+    PasswordSet,
 }
 
 impl Notice {
@@ -71,6 +73,7 @@ impl Notice {
             Self::RowRemoved => "row-removed",
             Self::WarningsAcknowledged => "warnings-acknowledged",
             Self::Revalidated => "revalidated",
+            Self::PasswordSet => "password-set",
         }
     }
 
@@ -105,6 +108,9 @@ impl Notice {
                 "Warnings acknowledged: the row will be uploaded despite them."
             }
             Self::Revalidated => "Every row was checked again against the current places.",
+            Self::PasswordSet => {
+                "Your password is set and you are signed in. Any other session of yours was signed out."
+            }
         }
     }
 }

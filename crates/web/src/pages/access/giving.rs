@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_access::{DelegationError, Target, delegation};
@@ -13,13 +13,15 @@ use portal_store::access::{self, GrantScope, Grantee, NewGrant};
 use portal_store::instances;
 use portal_store::places;
 
-use super::{AccessQuery, GrantForm, PageData, load, render, role_named, visible_grants};
+use maud::html;
+
+use super::{AccessQuery, GrantForm, PageData, links, load, render, role_named, visible_grants};
 use crate::AppState;
 use crate::authz::Authorized;
 use crate::denials;
 use crate::error::{AppError, AppResult};
 use crate::extract::CurrentUser;
-use crate::views::{FieldErrors, Notice};
+use crate::views::{self, FieldErrors, Notice};
 
 fn end_of_day(raw: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let raw = raw.trim();
@@ -93,6 +95,7 @@ pub async fn grant(
     State(state): State<AppState>,
     current: CurrentUser,
     authorized: Authorized,
+    headers: HeaderMap,
     Form(mut form): Form<GrantForm>,
 ) -> AppResult<Response> {
     let now = state.clock.now();
@@ -114,6 +117,30 @@ pub async fn grant(
                 );
                 None
             })
+    } else if !form.cht_username.trim().is_empty() {
+        if form.email.trim().is_empty() {
+            match super::cht_grantee::parse(
+                &state,
+                authorized.tenant.id,
+                &form.cht_instance,
+                &form.cht_username,
+                &form.display_name,
+            )
+            .await?
+            {
+                Ok(grantee) => Some(grantee),
+                Err(message) => {
+                    errors.add("cht_username", message);
+                    None
+                }
+            }
+        } else {
+            errors.add(
+                "cht_username",
+                "Give either an email or a CHT username, not both: clear one of them.",
+            );
+            None
+        }
     } else if form.email.trim().is_empty() {
         errors.add(
             "email",
@@ -180,13 +207,8 @@ pub async fn grant(
         )
         .await;
         match given {
-            Ok(_) => {
-                return Ok(Redirect::to(&format!(
-                    "/tenants/{}/access?notice={}",
-                    authorized.tenant.id,
-                    Notice::AccessGranted.code()
-                ))
-                .into_response());
+            Ok((_, grantee)) => {
+                return given_result(&state, &current, &authorized, &headers, &grantee).await;
             }
             Err(refusal) => status = show_refusal(refusal, &mut form, &mut errors)?,
         }
@@ -212,6 +234,50 @@ pub async fn grant(
         response.extensions_mut().insert(denials::Refused);
     }
     Ok(response)
+}
+
+/// What the person who gave access sees: the access page with "Access given" when the grantee
+/// has a way in (a password, the tenant's provider); otherwise an invitation link is issued and
+/// the page says how it reaches them (e-mailed, or shown here once). Never "Access given" alone
+/// to someone who cannot sign in.
+async fn given_result(
+    state: &AppState,
+    current: &CurrentUser,
+    authorized: &Authorized,
+    headers: &HeaderMap,
+    grantee: &portal_store::users::User,
+) -> AppResult<Response> {
+    let tenant = &authorized.tenant;
+    let ways = links::ways_in(state, tenant.id, &[grantee.id]).await?;
+    if matches!(
+        ways.get(&grantee.id),
+        Some(links::WayIn::Password | links::WayIn::Provider(_) | links::WayIn::ChtAccount(_))
+    ) {
+        return Ok(Redirect::to(&format!(
+            "/tenants/{}/access?notice={}",
+            tenant.id,
+            Notice::AccessGranted.code()
+        ))
+        .into_response());
+    }
+    let may_show = links::may_manage(state, authorized, grantee).await?.is_ok();
+    let (delivery, expires_at) =
+        links::issue_for(state, current, headers, tenant.id, grantee, may_show).await?;
+    Ok(views::page(
+        Some(current),
+        "Access given",
+        None,
+        &html! {
+            div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / " a href={ "/tenants/" (tenant.id) "/access" } { "Access" } }
+            div.card {
+                h1 { "Access given to " (grantee.display_name) }
+                p { "They have no portal password yet and this tenant has no identity provider, so they sign in through a link where they choose their password." }
+                (links::delivery_markup(grantee, &delivery, expires_at))
+                p { a href={ "/tenants/" (tenant.id) "/access" } { "Back to access" } }
+            }
+        },
+    )
+    .into_response())
 }
 
 /// Puts a refusal of the delegation rules on the form, by the field it concerns; returns the
