@@ -5,7 +5,8 @@
 //! - a 100,000-row CHP CSV (about 3% messy rows: wrong case, stray spaces, misspelt CHUs, bad
 //!   and duplicate phones), uploaded over HTTP to the staging page, until it is validated and
 //!   stored (the redirect to the batch page);
-//! - the batch page at the first, a middle and the last page, filtered and searched.
+//! - the batch page at the first, a middle and the last page, filtered and searched;
+//! - the rows-with-errors export (`invalid.csv`), with the memory it adds to the portal process.
 //!
 //! Run: `cargo bench --bench staging` (SQLite), and with `PORTAL_BENCH_POSTGRES=postgres://…`
 //! also on PostgreSQL. Prints every figure; docs/performance.md records them.
@@ -174,13 +175,41 @@ fn csv(h: &Hierarchy) -> Vec<u8> {
 
 /// Peak resident memory of process `pid` ("self" for this one), in MiB.
 fn peak_rss_mib(pid: &str) -> f64 {
+    memory_mib(pid, "VmHWM:")
+}
+
+/// A memory figure of `/proc/<pid>/status` (`VmHWM:`, `VmRSS:`), in MiB.
+fn memory_mib(pid: &str, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Downloads the batch's rows with errors and prints how long it took and how far the portal's
+/// resident memory rose above where it was before (the peak is reset first: `clear_refs` 5).
+async fn export_invalid_rows(client: &reqwest::Client, batch: &str, pid: &str, errors: i32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+    let before = memory_mib(pid, "VmRSS:");
+    let started = Instant::now();
+    let response = client
+        .get(format!("{batch}/invalid.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    println!(
+        "invalid.csv: {errors} rows with errors, {:.1} MiB in {:.2} s; portal resident memory \
+         {before:.0} MiB before, peak {:.0} MiB during (+{:.0} MiB)",
+        bytes.len() as f64 / 1_048_576.0,
+        started.elapsed().as_secs_f64(),
+        peak_rss_mib(pid),
+        peak_rss_mib(pid) - before
+    );
 }
 
 fn csrf(html: &str) -> String {
@@ -400,6 +429,7 @@ async fn run(label: &str, url: &str) {
             times[times.len() - 1]
         );
     }
+    export_invalid_rows(&client, &format!("{base}{batch}"), &pid, info.error).await;
     let _ = portal.kill();
     let _ = portal.wait();
     let _ = std::fs::remove_file(&log_path);

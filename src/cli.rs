@@ -49,7 +49,8 @@ pub enum ConfigCommand {
 pub struct CheckConfigArgs {
     /// The deployment config (JSON).
     pub file: PathBuf,
-    /// Print the problems as a JSON array of {"path", "reason"} on standard output.
+    /// Print errors and warnings as a JSON array of {"severity", "path", "reason"} on standard
+    /// output.
     #[arg(long)]
     pub json: bool,
 }

@@ -213,7 +213,8 @@ async fn create_admin(config: &Config, args: &CreateAdminArgs) -> anyhow::Result
     }
 }
 
-/// `config check FILE`: 0 when valid, 1 with every problem, 2 when the file cannot be read.
+/// `config check FILE`: 0 when valid (warnings, such as a regex without `errorDescription`, are
+/// printed but accepted), 1 with every problem, 2 when the file cannot be read.
 fn check_config(args: &CheckConfigArgs) -> ExitCode {
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
@@ -224,8 +225,12 @@ fn check_config(args: &CheckConfigArgs) -> ExitCode {
     };
     match portal_deploy_config::check(&bytes) {
         Ok(config) => {
+            let warnings = config.warnings();
             if args.json {
-                println!("[]");
+                println!(
+                    "{}",
+                    portal_deploy_config::render_check_json(&[], &warnings)
+                );
             } else {
                 let types: Vec<&str> = config
                     .contact_types
@@ -239,12 +244,18 @@ fn check_config(args: &CheckConfigArgs) -> ExitCode {
                     types.join(", "),
                     config.domains.len()
                 );
+                for warning in &warnings {
+                    eprintln!("  warning: {warning}");
+                }
             }
             ExitCode::SUCCESS
         }
         Err(problems) => {
             if args.json {
-                println!("{}", portal_deploy_config::render_problems_json(&problems));
+                println!(
+                    "{}",
+                    portal_deploy_config::render_check_json(&problems, &[])
+                );
             } else {
                 eprintln!("{}: {} problem(s)", args.file.display(), problems.len());
                 for problem in &problems {

@@ -11,6 +11,7 @@ mod m20261206_000002_grants_outlive_instances;
 mod m20261206_000003_invitations;
 mod m20261206_000004_second_factor;
 mod m20261206_000005_cht_sign_in;
+mod m20261206_000006_batch_header;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_invitations::Migration),
             Box::new(m20261206_000004_second_factor::Migration),
             Box::new(m20261206_000005_cht_sign_in::Migration),
+            Box::new(m20261206_000006_batch_header::Migration),
         ]
     }
 }

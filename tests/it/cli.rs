@@ -399,10 +399,7 @@ async fn config_check_reports_every_problem_with_its_json_path() {
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(fixture("chis-ug.config.json")).unwrap()).unwrap();
     let vht = &mut config["contact_types"][0];
-    vht["place_properties"][3]
-        .as_object_mut()
-        .unwrap()
-        .remove("errorDescription");
+    vht["place_properties"][3]["parameter"] = serde_json::json!("^[a-z");
     vht["hierarchy"][0]["level"] = serde_json::json!(4);
     vht["contact_properties"][3]["parameter"] = serde_json::json!("XX");
     let broken = database.dir.path().join("broken.json");
@@ -420,7 +417,7 @@ async fn config_check_reports_every_problem_with_its_json_path() {
         .map(|p| p["path"].as_str().unwrap())
         .collect();
     for expected in [
-        "$.contact_types[0].place_properties[3].errorDescription",
+        "$.contact_types[0].place_properties[3].parameter",
         "$.contact_types[0].contact_properties[3].parameter",
         "$.contact_types[0].hierarchy",
     ] {
@@ -432,7 +429,7 @@ async fn config_check_reports_every_problem_with_its_json_path() {
     assert!(
         problems
             .iter()
-            .all(|p| !p["reason"].as_str().unwrap().is_empty())
+            .all(|p| !p["reason"].as_str().unwrap().is_empty() && p["severity"] == "error")
     );
     // Without --json the same problems go to stderr, one per line.
     let human = portal(
@@ -441,7 +438,7 @@ async fn config_check_reports_every_problem_with_its_json_path() {
         None,
     );
     assert_eq!(human.status.code(), Some(1));
-    assert!(stderr(&human).contains("$.contact_types[0].place_properties[3].errorDescription: "));
+    assert!(stderr(&human).contains("$.contact_types[0].place_properties[3].parameter: "));
 
     let missing = portal(
         &database,
@@ -450,4 +447,78 @@ async fn config_check_reports_every_problem_with_its_json_path() {
     );
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot read"));
+}
+
+#[tokio::test]
+async fn config_check_accepts_a_regex_without_error_description_with_a_warning() {
+    let database = TestDatabase::create().await;
+    let path = fixture("togo-style.config.json");
+    let human = portal(
+        &database,
+        &["config", "check", path.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    assert!(stdout(&human).contains("valid"), "{}", stdout(&human));
+    let warning =
+        "warning: $.contact_types[1].place_properties[1].errorDescription: \"Code du village\"";
+    assert!(stderr(&human).contains(warning), "{}", stderr(&human));
+    assert!(
+        stderr(&human).contains("Not a valid Code du village: expected text matching the pattern"),
+        "{}",
+        stderr(&human)
+    );
+
+    let json = portal(
+        &database,
+        &["config", "check", "--json", path.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&stdout(&json)).unwrap();
+    let found: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["severity"].as_str().unwrap(), e["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "warning",
+                "$.contact_types[0].place_properties[1].errorDescription"
+            ),
+            (
+                "warning",
+                "$.contact_types[1].place_properties[1].errorDescription"
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn text_logs_written_to_a_file_carry_no_colour_codes() {
+    let database = TestDatabase::create().await;
+    let log_path = database.dir.path().join("portal.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_cht-portal"))
+        .arg("migrate")
+        .current_dir(database.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database.url)
+        .env("PORTAL_DATA_DIR", database.dir.path().join("data"))
+        .env("PORTAL_LOG__FORMAT", "text")
+        .env("PORTAL_LOG__FILTER", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .status()
+        .unwrap();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "{logs}");
+    assert!(logs.contains("database schema is up to date"), "{logs}");
+    assert!(
+        !logs.contains("\x1b["),
+        "colour codes in the log file: {logs:?}"
+    );
 }

@@ -126,3 +126,48 @@ async fn a_loop_of_refusals_writes_a_bounded_number_of_events() {
     assert_eq!(events.len(), 11);
     assert_eq!(events[10].details["suppressed_before"], 30);
 }
+
+#[tokio::test]
+async fn a_place_outside_the_area_answers_like_an_unknown_one_and_is_audited() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    w.person(
+        &app,
+        "me@health.go.ke",
+        w.a,
+        role(BuiltinRole::MeOfficer),
+        w.place(w.i1, "nairobi"),
+    )
+    .await;
+    let client = signed_in(&app, "me@health.go.ke").await;
+    let place = |id: &str| format!("/tenants/{}/instances/{}/places/{id}", w.a, w.i1);
+    // The page text, without the request id that every error page shows.
+    let answer = |id: &'static str| {
+        let (app, client, path) = (&app, &client, place(id));
+        async move {
+            let response = app.get_with(client, &path).await;
+            let status = response.status();
+            let request_id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let text = response.text().await.unwrap().replace(&request_id, "");
+            (status, text)
+        }
+    };
+
+    assert_eq!(answer("westlands").await.0, StatusCode::OK);
+    let outside = answer("kisumu").await;
+    let unknown = answer("no-such-place").await;
+    assert_eq!(outside.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        outside, unknown,
+        "an existing place outside the area is not told apart"
+    );
+
+    // The attempt on the existing place is a refusal in the trail; the unknown id is not.
+    let events = denials(&app).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].details["path"], place("kisumu"));
+    assert_eq!(events[0].details["status"], 404);
+}

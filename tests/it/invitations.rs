@@ -92,7 +92,7 @@ async fn sees_only_their_sub_county(app: &TestApp, w: &World, client: &Client) {
     let inside = app.get_with(client, &place("westlands")).await;
     assert_eq!(inside.status(), StatusCode::OK);
     let outside = app.get_with(client, &place("kisumu")).await;
-    assert_eq!(outside.status(), StatusCode::FORBIDDEN);
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod batch_area;
 mod browser;
 mod cht_sign_in;
 mod cli;
+mod config_warnings;
 mod connection;
 mod csrf;
 mod csv_export;

@@ -79,7 +79,7 @@ pub async fn makueni(app: &TestApp, w: &World) {
     .unwrap();
 }
 
-async fn upload_config(
+pub async fn upload_config(
     app: &TestApp,
     client: &Client,
     tenant: &str,
@@ -212,10 +212,7 @@ async fn a_config_is_uploaded_unchanged_previewed_and_checked() {
     // A broken edit: every problem with its path, nothing saved.
     let mut broken: serde_json::Value =
         serde_json::from_slice(&shared_config("chis-ug.config.json")).unwrap();
-    broken["contact_types"][0]["place_properties"][3]
-        .as_object_mut()
-        .unwrap()
-        .remove("errorDescription");
+    broken["contact_types"][0]["place_properties"][3]["parameter"] = serde_json::json!("^[a-z");
     let document = serde_json::to_string_pretty(&broken).unwrap();
     let refused = app
         .submit_with(
@@ -228,7 +225,7 @@ async fn a_config_is_uploaded_unchanged_previewed_and_checked() {
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let text = page_text(refused).await;
     assert!(
-        text.contains("$.contact_types[0].place_properties[3].errorDescription"),
+        text.contains("$.contact_types[0].place_properties[3].parameter"),
         "{text}"
     );
     let stored = portal_store::staging::config(&app.db, w.b)
@@ -414,6 +411,14 @@ async fn a_messy_upload_is_explained_and_fixed_in_the_browser() {
             assert!(digest.is_empty() || digest.starts_with("hmac:"), "{digest}");
         }
     }
+
+    // The duplicate warning's fix names the action exactly as its button says it.
+    let page = page_text(app.get_with(national, &batch).await).await;
+    assert!(
+        page.contains("press \"Acknowledge\" if this is intended.")
+            && page.contains("type=\"submit\">Acknowledge</button>"),
+        "{page}"
+    );
 
     // Acknowledge one duplicate-phone warning; remove the row with the bad phone.
     let ack = app

@@ -160,6 +160,48 @@ fn record(idx: usize, row: &StagedRow, acknowledged: bool) -> RowRecord {
         problems: to_stored(row.problems()),
         warnings: to_stored(row.warnings()),
         acknowledged: acknowledged && row.status() == RowStatus::Warning,
+        // Kept by the store when a row is rewritten; an upload sets them ([`UploadColumns`]).
+        extra: Vec::new(),
+    }
+}
+
+/// What an upload keeps of its columns for the export: its header as written and, per row, the
+/// cells of the columns the template does not have.
+struct UploadColumns {
+    header: Vec<String>,
+    /// Per table row; `None` when the upload has no such columns.
+    extra: Option<Vec<Vec<String>>>,
+}
+
+impl UploadColumns {
+    fn of(table: &portal_staging::Table, validator: &Validator) -> Result<Self, Refusal> {
+        let map = validator
+            .column_map(&table.header)
+            .map_err(|e| Refusal::Header(e.to_string()))?;
+        let extra = (!map.ignored.is_empty()).then(|| {
+            table
+                .rows()
+                .map(|row| {
+                    map.ignored
+                        .iter()
+                        .map(|(at, _)| row.get(*at).unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .collect()
+        });
+        Ok(Self {
+            header: map.uploaded_header(&table.header),
+            extra,
+        })
+    }
+
+    /// Row `idx`'s extra cells, taken (each row's are used once).
+    fn take(&mut self, idx: usize) -> Vec<String> {
+        self.extra
+            .as_mut()
+            .and_then(|rows| rows.get_mut(idx))
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 }
 
@@ -341,13 +383,14 @@ impl Staging {
         let indexed = started.elapsed();
         let scope = operator.area.scope();
         let today = operator.today;
-        let validated =
-            tokio::task::spawn_blocking(move || -> Result<(Batch, Vec<String>), Refusal> {
+        let validated = tokio::task::spawn_blocking(
+            move || -> Result<(Batch, Vec<String>, UploadColumns), Refusal> {
                 let table = portal_staging::decode(&bytes, &Limits::default())
                     .map_err(|e| Refusal::Input(e.to_string()))?;
                 drop(bytes);
                 let validator =
                     Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
+                let columns = UploadColumns::of(&table, &validator)?;
                 let known = known_values(&validator, &kind, &loaded.properties);
                 let engine = Engine::new(Arc::new(validator), Arc::clone(&loaded.index))
                     .with_known_values(Arc::new(known));
@@ -356,11 +399,12 @@ impl Staging {
                     .map_err(|e| Refusal::Header(e.to_string()))?;
                 drop(table);
                 let notices = batch.notices().to_vec();
-                Ok((batch, notices))
-            })
-            .await
-            .map_err(|e| BatchError::Task(e.to_string()))?;
-        let (batch, notices) = match validated {
+                Ok((batch, notices, columns))
+            },
+        )
+        .await
+        .map_err(|e| BatchError::Task(e.to_string()))?;
+        let (batch, notices, mut columns) = match validated {
             Ok(done) => done,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -382,13 +426,17 @@ impl Staging {
                 file_name: file_name.to_owned(),
                 anchors,
                 notices,
+                upload_header: Some(std::mem::take(&mut columns.header)),
             },
             counts,
             // Owned rows, each freed as its record is written.
             batch
                 .into_rows()
                 .into_iter()
-                .map(|(i, row)| record(i, &row, false)),
+                .map(move |(i, row)| RowRecord {
+                    extra: columns.take(i),
+                    ..record(i, &row, false)
+                }),
         )
         .await?;
         tracing::info!(

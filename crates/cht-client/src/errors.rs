@@ -344,6 +344,23 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_is_recognised_in_the_json_envelope_and_as_text() {
+        // CHT's rate limiter answers JSON clients with the §5 envelope, others with text.
+        for body in [
+            &br#"{"code":429,"error":"Too Many Requests"}"#[..],
+            b"Too Many Requests",
+        ] {
+            let parsed = parse_error_body(body);
+            assert_eq!(parsed.message, "Too Many Requests");
+            let e = ChtError::from_status(ep(), 429, parsed, Some(Duration::from_secs(10)), &[]);
+            assert!(
+                matches!(e, ChtError::RateLimited { retry_after: Some(d), .. } if d.as_secs() == 10),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn status_mapping() {
         let m = |s| ChtError::from_status(ep(), s, ErrorBody::default(), None, &[]);
         assert!(matches!(m(401), ChtError::Unauthorized { .. }));

@@ -292,6 +292,12 @@ fn limiter_keys(ctx: &ReqCtx, basic: Option<&(String, String)>) -> Vec<String> {
     keys
 }
 
+/// CHT's rate limiter answers through the API's error renderer (contract §5): JSON clients get
+/// `{"code":429,"error":"Too Many Requests"}`, others the text.
+fn too_many_requests() -> ApiError {
+    ApiError::status(429, "Too Many Requests")
+}
+
 /// One middleware so the order is explicit: build the context (buffered body, auth,
 /// negotiation) → faults → rate limit → handler → render errors → count 401/429 failures.
 async fn pipeline(State(sim): State<Sim>, req: Request, next: Next) -> Response {
@@ -362,7 +368,7 @@ async fn pipeline(State(sim): State<Sim>, req: Request, next: Next) -> Response 
             return text_response(503, "Service Unavailable".into());
         }
         Some(Fault::ServerError) => return render(&ApiError::server_error(), &ctx.render),
-        Some(Fault::TooManyRequests) => return text_response(429, "Too Many Requests".into()),
+        Some(Fault::TooManyRequests) => return render(&too_many_requests(), &ctx.render),
         Some(Fault::Conflict) => {
             let err = if raw_db {
                 ApiError::couch_conflict()
@@ -381,7 +387,7 @@ async fn pipeline(State(sim): State<Sim>, req: Request, next: Next) -> Response 
     };
     let now = sim.now_ms();
     let mut res = if sim.limiter.is_limited(&keys, now) {
-        text_response(429, "Too Many Requests".into())
+        render(&too_many_requests(), &ctx.render)
     } else {
         parts.extensions.insert(ctx.clone());
         let res = next.run(Request::from_parts(parts, Body::empty())).await;

@@ -20,10 +20,27 @@ const CONNECTED_USER_INTERVAL_MS: u64 = 30 * 60 * 1000;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
-fn session_cookie(sim: &Sim, user: &UserCtx, now: u64) -> String {
+/// Who issues the `AuthSession` cookie decides its attributes (contract §2.2).
+#[derive(Clone, Copy)]
+enum CookieIssuer {
+    /// `POST /_session` is proxied to CouchDB, which sets no `SameSite` by default.
+    CouchDb,
+    /// `POST /medic/login` re-issues the cookie with `SameSite=Lax` (and `Secure` only when
+    /// CHT runs with `NODE_ENV=production`, which the plain-HTTP simulator does not model).
+    ChtLogin,
+}
+
+/// The token is the same for both issuers, so clients that copy `AuthSession=<value>` from
+/// `set-cookie` (the User Management Tool) keep working whichever way they signed in.
+fn session_cookie(sim: &Sim, user: &UserCtx, now: u64, issuer: CookieIssuer) -> String {
     let salt = auth::salt_of(&sim.read(), &sim.credentials(), &user.name).unwrap_or_default();
     let token = auth::session_token(&sim.credentials(), &user.name, &salt, now);
-    format!("AuthSession={token}; Version=1; Max-Age={SESSION_SECONDS}; Path=/; HttpOnly")
+    let base =
+        format!("AuthSession={token}; Version=1; Max-Age={SESSION_SECONDS}; Path=/; HttpOnly");
+    match issuer {
+        CookieIssuer::CouchDb => base,
+        CookieIssuer::ChtLogin => format!("{base}; SameSite=Lax"),
+    }
 }
 
 /// Records the caller's last connection in `medic-logs` (throttled to every 30 minutes).
@@ -72,7 +89,7 @@ pub async fn post(
     }
     .ok_or_else(bad)?;
     log_connection(&sim, &user.name);
-    let cookie = session_cookie(&sim, &user, sim.now_ms());
+    let cookie = session_cookie(&sim, &user, sim.now_ms(), CookieIssuer::CouchDb);
     let mut res = ok_json(&json!({"ok": true, "name": user.name, "roles": user.roles}));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -172,7 +189,12 @@ pub async fn login(
     let target = if change_required {
         "/medic/password-reset".to_string()
     } else {
-        cookies.push(session_cookie(&sim, &user, sim.now_ms()));
+        cookies.push(session_cookie(
+            &sim,
+            &user,
+            sim.now_ms(),
+            CookieIssuer::ChtLogin,
+        ));
         redirect_target(&sim, &user, str_field(&body, "redirect"))
     };
     cookies.push(user_ctx_cookie(&user, None));

@@ -115,6 +115,12 @@ impl CsvWriter {
         self.bytes.extend_from_slice(b"\r\n");
     }
 
+    /// The bytes written since the last call (the first time: from the byte-order mark), so a
+    /// long file can be sent as it is written instead of held whole.
+    pub fn take_written(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
+    }
+
     /// The file's bytes.
     #[must_use]
     pub fn into_bytes(self) -> Vec<u8> {

@@ -6,6 +6,8 @@
 //! says how to fix it. Parsing is two steps: [`RawConfig::from_slice`] (JSON syntax, keys kept in
 //! file order) and [`RawConfig::validate`] (every rule, building the typed model).
 //!
+//! A valid config may still carry [`DeploymentConfig::warnings`]: accepted, worth fixing.
+//!
 //! The typed model keeps members it does not know (`extra` fields) and serialises back to the
 //! same format ([`DeploymentConfig::to_json`]). Derived views the portal needs live on
 //! [`ContactType`]: [`ContactType::csv_columns`], [`ContactType::template_csv`],
@@ -21,6 +23,7 @@ mod problem;
 mod raw;
 mod template;
 mod validate;
+mod warnings;
 
 pub use columns::{Column, ColumnSource, ROLES_HEADER, header_key};
 pub use js_regex::JsRegex;
@@ -28,7 +31,7 @@ pub use model::{
     AuthKind, ConfigProperty, ContactType, DeploymentConfig, Domain, ExternalAuth, ExternalMapping,
     ExternalSource, HierarchyLevel, PropertyKind, Unique,
 };
-pub use problem::{ConfigProblem, render_problems_json};
+pub use problem::{ConfigProblem, render_check_json, render_problems_json};
 pub use raw::RawConfig;
 pub use template::TEMPLATE_VARIABLES;
 

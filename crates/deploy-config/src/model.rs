@@ -123,7 +123,8 @@ pub struct ConfigProperty {
     /// An empty value is an error.
     pub required: bool,
     /// `errorDescription` as written. For `regex` properties it equals the one in
-    /// [`PropertyKind::Regex`], which is what serialisation writes.
+    /// [`PropertyKind::Regex`], which is what serialisation writes. Use
+    /// [`ConfigProperty::mismatch_message`] for what users see.
     pub error_description: Option<String>,
     /// Duplicate values produce a warning (never an error).
     pub unique: Option<Unique>,
@@ -133,6 +134,30 @@ pub struct ConfigProperty {
     pub hint: Option<String>,
     /// Members this crate does not know (and a `parameter` on a type that takes none).
     pub extra: Map<String, Value>,
+}
+
+impl ConfigProperty {
+    /// What a value that does not match this `regex` property's pattern is told: the file's
+    /// `errorDescription`, or, when the file has none, a message naming the column and showing
+    /// the pattern, so a supervisor knows which cell to correct and what it must look like.
+    /// `None` for other types.
+    #[must_use]
+    pub fn mismatch_message(&self) -> Option<String> {
+        let PropertyKind::Regex {
+            pattern,
+            error_description,
+        } = &self.kind
+        else {
+            return None;
+        };
+        Some(error_description.clone().unwrap_or_else(|| {
+            format!(
+                "Not a valid {}: expected text matching the pattern {}",
+                self.friendly_name,
+                pattern.as_str()
+            )
+        }))
+    }
 }
 
 /// The value type of a property, carrying its parsed `parameter`.
@@ -149,8 +174,9 @@ pub enum PropertyKind {
     Regex {
         /// The pattern (case-sensitive, unanchored unless it says `^`/`$`).
         pattern: JsRegex,
-        /// What users see when the value does not match.
-        error_description: String,
+        /// What users see when the value does not match, when the file says. Several deployed
+        /// configs leave it out; [`ConfigProperty::mismatch_message`] then words a default.
+        error_description: Option<String>,
     },
     /// A phone number, stored in E.164.
     Phone {
@@ -222,8 +248,9 @@ impl PropertyKind {
             Self::Name { .. } => "a name".to_owned(),
             Self::Regex {
                 pattern,
-                error_description,
-            } => format!("text matching {} ({error_description})", pattern.as_str()),
+                error_description: Some(description),
+            } => format!("text matching {} ({description})", pattern.as_str()),
+            Self::Regex { pattern, .. } => format!("text matching {}", pattern.as_str()),
             Self::Phone { region } => format!("a {region} phone number"),
             Self::Dob => "a date of birth: YYYY-MM-DD, D/M/YYYY, or an age in years".to_owned(),
             Self::SelectOne { options } => format!("one of: {}", describe_options(options)),
@@ -436,7 +463,9 @@ fn serialize_property<M: SerializeMap>(
     let error_description = match &property.kind {
         PropertyKind::Regex {
             error_description, ..
-        } => Some(error_description),
+        } => error_description
+            .as_ref()
+            .or(property.error_description.as_ref()),
         _ => property.error_description.as_ref(),
     };
     if let Some(description) = error_description {

@@ -36,6 +36,31 @@ pub fn render_problems_json(problems: &[ConfigProblem]) -> String {
     serde_json::to_string_pretty(problems).unwrap_or_else(|_| String::from("[]"))
 }
 
+/// Renders the outcome of a check as one JSON array: each entry is
+/// `{"severity": "error"|"warning", "path": …, "reason": …}`, errors first.
+///
+/// A config with errors is refused; one with only warnings is accepted. This is the output of
+/// `cht-portal config check --json`; the entries keep the members of [`render_problems_json`].
+#[must_use]
+pub fn render_check_json(errors: &[ConfigProblem], warnings: &[ConfigProblem]) -> String {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        severity: &'static str,
+        #[serde(flatten)]
+        problem: &'a ConfigProblem,
+    }
+    let entries: Vec<Entry<'_>> = (errors.iter().map(|problem| Entry {
+        severity: "error",
+        problem,
+    }))
+    .chain(warnings.iter().map(|problem| Entry {
+        severity: "warning",
+        problem,
+    }))
+    .collect();
+    serde_json::to_string_pretty(&entries).unwrap_or_else(|_| String::from("[]"))
+}
+
 /// Collects problems while a document is walked, so that every problem is reported at once.
 #[derive(Debug, Default)]
 pub(crate) struct Problems(Vec<ConfigProblem>);
@@ -112,5 +137,22 @@ mod tests {
             ])
         );
         assert_eq!(render_problems_json(&[]), "[]");
+    }
+
+    #[test]
+    fn a_check_renders_errors_then_warnings_with_their_severity() {
+        let json = render_check_json(
+            &[ConfigProblem::new("$.a", "broken")],
+            &[ConfigProblem::new("$.b", "worth fixing")],
+        );
+        let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(
+            value,
+            serde_json::json!([
+                {"severity": "error", "path": "$.a", "reason": "broken"},
+                {"severity": "warning", "path": "$.b", "reason": "worth fixing"}
+            ])
+        );
+        assert_eq!(render_check_json(&[], &[]), "[]");
     }
 }

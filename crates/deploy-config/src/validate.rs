@@ -1025,25 +1025,11 @@ impl Validator {
                             None
                         }
                     });
-                let described = error_description.filter(|d| !d.trim().is_empty());
-                if described.is_none() {
-                    let state = if error_description.is_some() {
-                        "empty"
-                    } else {
-                        "missing"
-                    };
-                    p.push(
-                        obj.path_of("errorDescription"),
-                        format!(
-                            "type is regex but errorDescription is {state}: add the message users \
-                             see when the value does not match, e.g. \"Expects a six digit number \
-                             (eg. 123456)\""
-                        ),
-                    );
-                }
+                // A missing or blank errorDescription is accepted (deployed configs have them,
+                // and UMT loads them); `DeploymentConfig::warnings` reports it instead.
                 Some(PropertyKind::Regex {
                     pattern: pattern?,
-                    error_description: described?.clone(),
+                    error_description: error_description.filter(|d| !d.trim().is_empty()).cloned(),
                 })
             }
             "phone" => {

@@ -70,6 +70,18 @@ impl Template {
         }
     }
 
+    /// Whether an output of the template reads a `blank` source. Liquid templates are opaque:
+    /// they never report one.
+    pub(crate) fn reads_any(&self, blank: &dyn Fn(Source) -> bool) -> bool {
+        match self {
+            Self::Plain(segments) => segments.iter().any(|segment| match segment {
+                Segment::Output(source) => blank(*source),
+                Segment::Text(_) => false,
+            }),
+            Self::Liquid(_) => false,
+        }
+    }
+
     pub(crate) const fn needs_liquid(&self) -> bool {
         matches!(self, Self::Liquid(_))
     }

@@ -975,19 +975,71 @@ fn lowercase_first(s: &str) -> String {
 
 /// Up to three candidates closest to `key` by edit distance (ties by order), within a distance
 /// that grows with the length; candidates starting with `key` count as close.
+///
+/// Names are compared without the words that end every candidate (" sub county" when all the
+/// sub-counties carry it and the level strips no such suffix): otherwise the shared words set a
+/// lenient distance limit and the same short names come first for every misspelling.
 fn closest<'a>(key: &str, candidates: impl Iterator<Item = (&'a str, u32)>) -> Vec<u32> {
+    let candidates: Vec<(&str, u32)> = candidates.collect();
+    let names: Vec<&str> = candidates.iter().map(|(name, _)| *name).collect();
+    let shared = shared_word_suffix(&names);
+    let key = strip_word_suffix(key, shared);
     if key.is_empty() {
         return Vec::new();
     }
-    let limit = (key.chars().count() / 3).max(2);
+    let key_len = key.chars().count();
+    let limit = (key_len / 3).max(2);
     let mut scored: Vec<(usize, u32)> = candidates
+        .into_iter()
         .filter_map(|(candidate, i)| {
+            let candidate = strip_word_suffix(candidate, shared);
             let distance = strsim::levenshtein(key, candidate);
-            let prefix = key.chars().count() >= 3 && candidate.starts_with(key);
+            let prefix = key_len >= 3 && candidate.starts_with(key);
             (distance <= limit || prefix).then_some((if prefix { 0 } else { distance }, i))
         })
         .collect();
     scored.sort_unstable();
     scored.dedup_by_key(|(_, i)| *i);
     scored.into_iter().take(3).map(|(_, i)| i).collect()
+}
+
+/// The longest run of whole words (with its leading space) that ends every name, leaving each a
+/// non-empty rest; empty with fewer than two names.
+fn shared_word_suffix<'a>(names: &[&'a str]) -> &'a str {
+    let [first, rest @ ..] = names else {
+        return "";
+    };
+    if rest.is_empty() {
+        return "";
+    }
+    let mut shared: &str = first;
+    for name in rest {
+        let common = shared
+            .bytes()
+            .rev()
+            .zip(name.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        shared = &shared[shared.len() - common..];
+        // Keep the suffix on a char boundary: at most the whole of `first`.
+        while !first.is_char_boundary(first.len() - shared.len()) {
+            shared = &shared[1..];
+        }
+        if shared.is_empty() {
+            return "";
+        }
+    }
+    // Cut to whole words: the suffix must start with the space before a word, and leave a rest.
+    match shared.find(' ') {
+        Some(at) if first.len() > shared.len() - at => &shared[at..],
+        _ => "",
+    }
+}
+
+/// `name` without `suffix` when it ends with it and keeps a non-empty rest.
+fn strip_word_suffix<'a>(name: &'a str, suffix: &str) -> &'a str {
+    match name.strip_suffix(suffix) {
+        Some(rest) if !suffix.is_empty() && !rest.is_empty() => rest,
+        _ => name,
+    }
 }

@@ -413,6 +413,12 @@ pub struct ExpectedColumn<'a> {
     pub required: bool,
 }
 
+/// Header of the first column of the portal's rows-with-errors export: the row's line in the
+/// file it was uploaded from.
+pub const LINE_HEADER: &str = "Line";
+/// Header of the last column of the portal's rows-with-errors export: what is wrong with the row.
+pub const ERRORS_HEADER: &str = "Errors";
+
 /// Where each expected column is in the file, and which file columns are ignored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnMap {
@@ -421,9 +427,24 @@ pub struct ColumnMap {
     pub positions: Vec<Option<usize>>,
     /// File columns that match no expected column: `(index, header as written)`. Not errors.
     pub ignored: Vec<(usize, String)>,
+    /// The columns the portal's own export adds ([`LINE_HEADER`], [`ERRORS_HEADER`]), when they
+    /// are not columns of the template: a re-uploaded export skips them without a notice.
+    pub export_columns: Vec<usize>,
 }
 
 impl ColumnMap {
+    /// The header as uploaded, without the export's own columns: the columns an export of
+    /// this upload gives back.
+    #[must_use]
+    pub fn uploaded_header(&self, header: &[String]) -> Vec<String> {
+        header
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !self.export_columns.contains(index))
+            .map(|(_, cell)| cell.clone())
+            .collect()
+    }
+
     /// One notice per ignored column, for the uploader ("Column 7 \"Notes\" is not used …").
     #[must_use]
     pub fn notices(&self) -> Vec<String> {
@@ -501,8 +522,10 @@ pub fn match_columns(
     expected: &[ExpectedColumn<'_>],
 ) -> Result<ColumnMap, HeaderError> {
     let expected_keys: Vec<String> = expected.iter().map(|c| forgiving_key(c.header)).collect();
+    let export_keys = [forgiving_key(LINE_HEADER), forgiving_key(ERRORS_HEADER)];
     let mut found: Vec<Vec<usize>> = vec![Vec::new(); expected.len()];
     let mut ignored = Vec::new();
+    let mut export_columns = Vec::new();
     for (index, cell) in header.iter().enumerate() {
         let key = forgiving_key(cell);
         match expected_keys
@@ -510,6 +533,7 @@ pub fn match_columns(
             .position(|k| !key.is_empty() && *k == key)
         {
             Some(column) => found[column].push(index),
+            None if export_keys.contains(&key) => export_columns.push(index),
             None => ignored.push((index, cell.clone())),
         }
     }
@@ -535,5 +559,6 @@ pub fn match_columns(
     Ok(ColumnMap {
         positions: found.iter().map(|f| f.first().copied()).collect(),
         ignored,
+        export_columns,
     })
 }

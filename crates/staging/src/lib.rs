@@ -22,12 +22,14 @@ mod values;
 mod warnings;
 
 pub use hierarchy::{DuplicatePlace, PlaceIndex, PlaceRecord, PlaceRef, Scope};
-pub use input::{HeaderError, InputError, Limits, Row, SourceFormat, Table, decode};
+pub use input::{
+    ColumnMap, ERRORS_HEADER, HeaderError, InputError, LINE_HEADER, Limits, Row, SourceFormat,
+    Table, decode,
+};
 pub use problem::{Problem, ProblemKind};
 pub use rows::{
-    Batch, Counts, ERRORS_HEADER, Engine, Field, RowStatus, StagedRow, StagingError, Validator,
-    validate_batch,
+    Batch, Counts, Engine, Field, RowStatus, StagedRow, StagingError, Validator, validate_batch,
 };
 pub use text::sanitize_username;
 pub use values::{PropertyRule, REQUIRED};
-pub use warnings::{KnownValues, Target};
+pub use warnings::{ACKNOWLEDGE_BUTTON, KnownValues, Target};

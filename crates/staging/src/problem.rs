@@ -36,7 +36,7 @@ pub struct Problem {
     pub column: Option<String>,
     /// The value as entered (for warnings: the formatted value that collides).
     pub value: String,
-    /// What is wrong, in UMT's wording where UMT had one (`Is Required`, `Not a valid KE phone
+    /// What is wrong, in UMT's wording where UMT had one (`is required`, `Not a valid KE phone
     /// number`, `Cannot find 'CHU' matching 'Abc' under 'Kibwezi'`).
     pub message: String,
     /// How to fix it, as a sentence for the person editing the sheet.

@@ -32,8 +32,6 @@ use crate::warnings::{
 const ROWS_PER_THREAD: usize = 4_096;
 /// Most threads one batch uses.
 const MAX_THREADS: usize = 4;
-/// Header of the column [`Validator::invalid_rows_csv`] adds.
-pub const ERRORS_HEADER: &str = "Errors";
 
 /// Why a batch could not be validated at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -437,6 +435,22 @@ impl Validator {
         &self.columns
     }
 
+    /// Matches a file's header to [`Self::columns`] ([`input::match_columns`]).
+    ///
+    /// # Errors
+    /// [`HeaderError`] when required columns are missing or a column repeats.
+    pub fn column_map(&self, header: &[String]) -> Result<ColumnMap, HeaderError> {
+        let expected: Vec<ExpectedColumn<'_>> = self
+            .columns
+            .iter()
+            .map(|c| ExpectedColumn {
+                header: &c.header,
+                required: c.required,
+            })
+            .collect();
+        input::match_columns(header, &expected)
+    }
+
     /// Every field: first the CSV columns (same indexes as [`Self::columns`]), then the
     /// `generated` place and contact properties. Formatted values are indexed by these.
     #[must_use]
@@ -516,43 +530,6 @@ impl Validator {
             None => self.user_roles.clone(),
         }
     }
-
-    /// The rows with errors as a CSV file to fix offline and upload again, written by the
-    /// portal's one CSV writer ([`portal_csv::CsvWriter`]: BOM, CRLF, cells safe to open in a
-    /// spreadsheet, read back as they were on upload): the CSV columns as entered plus an
-    /// "Errors" column describing each problem (which the upload reports as an ignored column).
-    #[must_use]
-    pub fn invalid_rows_csv<'r>(&self, rows: impl IntoIterator<Item = &'r StagedRow>) -> Vec<u8> {
-        let mut csv = portal_csv::CsvWriter::new();
-        csv.row(
-            self.columns
-                .iter()
-                .map(|c| c.header.as_str())
-                .chain(std::iter::once(ERRORS_HEADER)),
-        );
-        for row in rows.into_iter().filter(|r| r.status == RowStatus::Error) {
-            let errors: Vec<String> = row.problems.iter().map(describe_briefly).collect();
-            let errors = errors.join(" | ");
-            csv.row(row.raw_values().chain(std::iter::once(errors.as_str())));
-        }
-        csv.into_bytes()
-    }
-}
-
-/// `CHP Phone: Not a valid KE phone number. Enter a KE phone number, such as …`
-fn describe_briefly(problem: &Problem) -> String {
-    let mut text = match &problem.column {
-        Some(column) => format!("{column}: {}", problem.message),
-        None => problem.message.clone(),
-    };
-    if !text.ends_with(['.', '!', '?']) {
-        text.push('.');
-    }
-    if !problem.fix.is_empty() {
-        text.push(' ');
-        text.push_str(&problem.fix);
-    }
-    text
 }
 
 /// A [`Validator`] bound to an instance's [`PlaceIndex`] (and optionally its [`KnownValues`]).
@@ -640,16 +617,7 @@ impl Engine {
         scope: &Scope,
         today: NaiveDate,
     ) -> Result<Batch, StagingError> {
-        let expected: Vec<ExpectedColumn<'_>> = self
-            .validator
-            .columns
-            .iter()
-            .map(|c| ExpectedColumn {
-                header: &c.header,
-                required: c.required,
-            })
-            .collect();
-        let map = input::match_columns(&table.header, &expected)?;
+        let map = self.validator.column_map(&table.header)?;
         let mut notices = table.notices.clone();
         notices.extend(map.notices());
         let threads = std::thread::available_parallelism()
@@ -831,9 +799,11 @@ impl Engine {
         problems.extend(resolution.problems);
         problems.extend(value_problems);
 
-        if !v.templates.is_empty() {
-            self.render_generated(&resolution.levels, replacing, w, &mut problems);
-        }
+        let incomplete = if v.templates.is_empty() {
+            Vec::new()
+        } else {
+            self.render_generated(&resolution.levels, replacing, w, &mut problems)
+        };
 
         // Duplicates of the instance's values (warnings), and this row's keys for duplicates
         // among staged rows.
@@ -847,7 +817,8 @@ impl Engine {
         let mut unique = Vec::with_capacity(v.unique.len());
         for spec in &v.unique {
             let value = &w.values[spec.field];
-            if value.is_empty() {
+            // A value generated from inputs the row already reports is no duplicate's fault.
+            if value.is_empty() || incomplete.contains(&spec.field) {
                 unique.push(None);
                 continue;
             }
@@ -952,13 +923,16 @@ impl Engine {
     }
 
     /// Renders the `generated` fields in order (a template may use an earlier one's value).
+    /// Returns the fields whose template read an input this row reports a problem on (blank or
+    /// invalid), or an earlier such field: their value is incomplete.
     fn render_generated(
         &self,
         levels: &[Option<PlaceRef>],
         replacing: bool,
         w: &mut Worker,
         problems: &mut Vec<Problem>,
-    ) {
+    ) -> Vec<usize> {
+        let mut incomplete = Vec::new();
         let v = &*self.validator;
         let level_name = |k: usize, values: &[String]| -> String {
             match levels.get(k).and_then(Option::as_ref) {
@@ -1004,6 +978,24 @@ impl Engine {
                 Source::Missing => {}
             };
             let result = template.render(&value, globals.as_ref(), &mut rendered);
+            let reported =
+                |header: &str| problems.iter().any(|p| p.column.as_deref() == Some(header));
+            let blank_input = template.reads_any(&|source| match source {
+                Source::Field(f) => {
+                    incomplete.contains(&f)
+                        || (w.values[f].is_empty() && reported(&v.fields[f].header))
+                }
+                Source::Level(k) => {
+                    levels.get(k).and_then(Option::as_ref).is_none()
+                        && v.levels
+                            .get(k)
+                            .is_some_and(|(spec, _)| reported(&spec.column))
+                }
+                Source::Missing => false,
+            });
+            if blank_input {
+                incomplete.push(*field);
+            }
             let f = &v.fields[*field];
             let out = &mut w.values[*field];
             out.clear();
@@ -1043,6 +1035,7 @@ impl Engine {
             }
         }
         w.rendered = rendered;
+        incomplete
     }
 }
 

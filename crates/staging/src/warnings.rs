@@ -275,8 +275,8 @@ impl StagedIndex {
                     label.column
                 ),
                 format!(
-                    "{} the same value: correct one of them, or upload anyway if this is \
-                     intended.",
+                    "{} the same value: correct one of them, or press \"{ACKNOWLEDGE_BUTTON}\" \
+                     if this is intended.",
                     others(row, rows, line)
                 ),
             ));
@@ -320,6 +320,10 @@ fn others(row: usize, rows: &[usize], line: &dyn Fn(usize) -> usize) -> String {
     }
 }
 
+/// The label of the batch page's button that accepts a row's warnings: the warnings' fixes name
+/// it, so the page shows it from here.
+pub const ACKNOWLEDGE_BUTTON: &str = "Acknowledge";
+
 /// The warning for a value already held on the instance.
 pub(crate) fn on_instance(
     label: &UniqueLabel,
@@ -346,7 +350,10 @@ pub(crate) fn on_instance(
         Some(&label.column),
         value,
         message,
-        "Check that this is not already on the instance; upload anyway if it is intended.",
+        format!(
+            "Check that this is not already on the instance; press \"{ACKNOWLEDGE_BUTTON}\" if \
+             it is intended."
+        ),
     )
 }
 

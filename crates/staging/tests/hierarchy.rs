@@ -115,7 +115,7 @@ fn optional_levels_may_be_empty_but_the_parent_is_required() {
     let problem = &batch.row(1).unwrap().problems()[0];
     assert_eq!(problem.kind, ProblemKind::Required);
     assert_eq!(problem.column.as_deref(), Some("CHU"));
-    assert_eq!(problem.message, "Is Required");
+    assert_eq!(problem.message, "is required");
 }
 
 #[test]
@@ -292,4 +292,70 @@ fn the_index_answers_lookups_and_lineage() {
         .collect();
     assert_eq!(lineage, ["c1", "s1", "d1"]);
     assert!(index.get("nope").is_none());
+}
+
+/// Sub-counties as CHT names them, all ending in " Sub County", which the Kenya config does not
+/// strip (its Sub County level has no suffix patterns).
+fn kenya_sub_counties() -> portal_staging::PlaceIndex {
+    let names = [
+        "Kibwezi",
+        "Makueni",
+        "Mbooni",
+        "Kilome",
+        "Kaiti",
+        "Mutomo",
+        "Kitui West",
+        "Kitui East",
+    ];
+    portal_staging::PlaceIndex::new(names.iter().enumerate().map(|(i, name)| {
+        record(
+            &format!("s{i}"),
+            "b_sub_county",
+            &format!("{name} Sub County"),
+            None,
+        )
+    }))
+}
+
+fn sub_county_suggestion(typed: &str) -> String {
+    let config = common::kenya();
+    let batch = stage(
+        contact_type(&config, "c_community_health_unit"),
+        &kenya_sub_counties(),
+        &Scope::All,
+        &format!(
+            "Sub County,CHU Name,CHU Code,Link Facility Name,Link Facility MFL Code,CHA Name,CHA Phone\n\
+         {typed},Kwa Mutisya,123456,Kwa Mutisya Dispensary,12345,Jane Roe,0712345678\n"
+        ),
+    );
+    let row = first(&batch);
+    let problem = row
+        .problems()
+        .iter()
+        .find(|p| p.column.as_deref() == Some("Sub County"))
+        .unwrap_or_else(|| panic!("{typed}: no Sub County problem in {:?}", row.problems()));
+    assert_eq!(problem.kind, ProblemKind::NotFound);
+    problem.fix.clone()
+}
+
+#[test]
+fn suggestions_compare_names_without_the_suffix_they_all_share() {
+    assert_eq!(
+        sub_county_suggestion("Kibwezy Sub County"),
+        "Did you mean 'Kibwezi Sub County'? Check the spelling."
+    );
+    assert_eq!(
+        sub_county_suggestion("Mbonni Sub County"),
+        "Did you mean 'Mbooni Sub County'? Check the spelling."
+    );
+    // Typed without the suffix, the stem still finds its place.
+    assert_eq!(
+        sub_county_suggestion("Kilomee"),
+        "Did you mean 'Kilome Sub County'? Check the spelling."
+    );
+    // A name like none of them gets no suggestion, not the same shortest names every time.
+    assert_eq!(
+        sub_county_suggestion("Nairobi Central Sub County"),
+        "Check the spelling against the names in CHT."
+    );
 }

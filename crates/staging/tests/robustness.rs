@@ -148,9 +148,7 @@ fn random_cells_never_panic_and_always_explain() {
             random_text(&mut rng, 30)
         );
         if let Ok(table) = decode(text.as_bytes(), &Limits::default()) {
-            if let Ok(batch) = engine.validate_table(&table, &Scope::All, today()) {
-                let _ = validator.invalid_rows_csv(batch.rows().map(|(_, r)| r));
-            }
+            let _ = engine.validate_table(&table, &Scope::All, today());
         }
     }
 }

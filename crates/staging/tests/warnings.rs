@@ -44,6 +44,14 @@ fn unique_place_name_among_siblings_on_the_instance() {
         warning.message,
         "A place with the same \"Area Name\" and same parent exists on the instance. ID \"a1\""
     );
+    // The fix names the batch page's button as it reads.
+    assert_eq!(
+        warning.fix,
+        format!(
+            "Check that this is not already on the instance; press \"{}\" if it is intended.",
+            portal_staging::ACKNOWLEDGE_BUTTON
+        )
+    );
     // Under another CHU the name is free.
     assert!(kinds(&batch, 1).is_empty());
     // Replacing Jane Doe's area by a Jane Doe is not a duplicate of the place itself (only of
@@ -164,4 +172,29 @@ fn unique_parent_needs_the_same_parent_among_staged_rows() {
     );
     assert_eq!(kinds(&batch, 1), vec![ProblemKind::DuplicateStaged]);
     assert!(kinds(&batch, 2).is_empty());
+}
+
+#[test]
+fn a_name_generated_from_blank_inputs_gets_the_error_not_a_duplicate_warning() {
+    let config = config(CHP);
+    // Both rows leave "Name" blank: the generated "Area Name" of each is only the template's
+    // text (" Area"), the same for both, but that is the blank name's fault, not a duplicate.
+    let batch = common::stage(
+        contact_type(&config, "chp_area"),
+        &places(),
+        &Scope::All,
+        &format!("{HEADER},Kibwezi,Kyamboo,,,0712345678\n,Kibwezi,Kyamboo,,,0712345679\n"),
+    );
+    for r in 0..2 {
+        let row = batch.row(r).unwrap();
+        assert_eq!(row.status(), RowStatus::Error);
+        assert!(
+            row.problems()
+                .iter()
+                .any(|p| p.kind == ProblemKind::Required && p.column.as_deref() == Some("Name")),
+            "{:?}",
+            row.problems()
+        );
+        assert!(kinds(&batch, r).is_empty(), "{:?}", row.warnings());
+    }
 }

@@ -120,11 +120,15 @@ pub struct RowRecord {
     pub warnings: Vec<StoredProblem>,
     /// The operator has seen the warnings and wants the row uploaded anyway.
     pub acknowledged: bool,
+    /// Cells of the uploaded columns the template does not have, in header order (kept for the
+    /// export; empty when the upload had none). A change that leaves it empty keeps the stored one.
+    pub extra: Vec<String>,
 }
 
 /// The columns of `staged_rows`, in the order [`insert_rows`] writes them.
-const ROW_COLUMNS: &str = "batch_id, idx, line, status, raw, problems, warnings, acknowledged";
-const ROW_VALUES: usize = 8;
+const ROW_COLUMNS: &str =
+    "batch_id, idx, line, status, raw, problems, warnings, acknowledged, extra_cells";
+const ROW_VALUES: usize = 9;
 
 /// JSON text of a row's lists (strings and plain structs: serialising cannot fail).
 fn json_text<T: Serialize>(value: &T) -> String {
@@ -142,6 +146,9 @@ impl RowRecord {
             json_text(&self.problems).into(),
             json_text(&self.warnings).into(),
             self.acknowledged.into(),
+            (!self.extra.is_empty())
+                .then(|| json_text(&self.extra))
+                .into(),
         ]);
     }
 }
@@ -164,6 +171,10 @@ impl TryFrom<staged_row::Model> for RowRecord {
             problems: serde_json::from_str(&m.problems).map_err(|e| unreadable("problems", e))?,
             warnings: serde_json::from_str(&m.warnings).map_err(|e| unreadable("warnings", e))?,
             acknowledged: m.acknowledged,
+            extra: match &m.extra_cells {
+                Some(text) => serde_json::from_str(text).map_err(|e| unreadable("cells", e))?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -187,6 +198,9 @@ pub struct BatchInfo {
     pub warning: i32,
     pub error: i32,
     pub notices: Vec<String>,
+    /// The uploaded header as written (without the export's own columns); `None` for batches
+    /// staged before it was kept.
+    pub upload_header: Option<Vec<String>>,
 }
 
 impl BatchInfo {
@@ -214,6 +228,7 @@ impl From<staging_batch::Model> for BatchInfo {
             warning: m.warning_count,
             error: m.error_count,
             notices: serde_json::from_str(&m.notices).unwrap_or_default(),
+            upload_header: m.upload_header.and_then(|h| serde_json::from_str(&h).ok()),
         }
     }
 }
@@ -226,6 +241,8 @@ pub struct NewBatch {
     pub file_name: String,
     pub anchors: Vec<String>,
     pub notices: Vec<String>,
+    /// The uploaded header as written, for the export ([`BatchInfo::upload_header`]).
+    pub upload_header: Option<Vec<String>>,
 }
 
 /// Rows are written many per statement, in chunks within every database's limit on bound
@@ -321,6 +338,7 @@ pub async fn create_batch(
         warning_count: Set(warning),
         error_count: Set(error),
         notices: Set(serde_json::to_string(&new.notices).unwrap_or_else(|_| "[]".into())),
+        upload_header: Set(new.upload_header.as_ref().map(json_text)),
     }
     .insert(&txn)
     .await?;
@@ -450,7 +468,32 @@ pub async fn rows(
     Ok((rows, matching.len() as u64))
 }
 
-/// Every row of a batch, in order (to rebuild it in memory, or to export).
+/// Up to `limit` rows with errors after row index `after` (from the start when `None`), in
+/// file order: the export reads a batch a page at a time by key, using the (batch, status, idx)
+/// index, so it never holds the whole batch.
+pub async fn error_rows_after(
+    db: &DatabaseConnection,
+    batch: Uuid,
+    after: Option<i32>,
+    limit: u64,
+) -> Result<Vec<RowRecord>> {
+    let mut query = staged_row::Entity::find()
+        .filter(staged_row::Column::BatchId.eq(batch))
+        .filter(staged_row::Column::Status.eq(Status::Error.as_str()));
+    if let Some(after) = after {
+        query = query.filter(staged_row::Column::Idx.gt(after));
+    }
+    query
+        .order_by_asc(staged_row::Column::Idx)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(RowRecord::try_from)
+        .collect()
+}
+
+/// Every row of a batch, in order (to rebuild it in memory).
 pub async fn all_rows(db: &DatabaseConnection, batch: Uuid) -> Result<Vec<RowRecord>> {
     staged_row::Entity::find()
         .filter(staged_row::Column::BatchId.eq(batch))
@@ -506,7 +549,9 @@ pub async fn apply(
                 .to_owned(),
         ));
     }
-    let mut touched: Vec<i32> = change.upsert.iter().map(|r| r.idx).collect();
+    let mut upsert = change.upsert;
+    keep_extra_cells(&txn, info.id, &mut upsert).await?;
+    let mut touched: Vec<i32> = upsert.iter().map(|r| r.idx).collect();
     touched.extend(&change.remove);
     if !touched.is_empty() {
         for chunk in touched.chunks(INSERT_CHUNK) {
@@ -517,7 +562,7 @@ pub async fn apply(
                 .await?;
         }
     }
-    insert_rows(&txn, info.id, &change.upsert).await?;
+    insert_rows(&txn, info.id, &upsert).await?;
     // Counts from the table itself: exact whatever the change touched.
     let mut counts = [0i32; 3];
     let grouped: Vec<(String, i64)> = staged_row::Entity::find()
@@ -559,4 +604,38 @@ pub async fn apply(
         .ok_or(StoreError::NotFound("batch"))?;
     txn.commit().await?;
     Ok(after.into())
+}
+
+/// Rewritten rows keep the cells of the uploaded columns the template does not have: the engine
+/// never sees them, so its records of changed rows come without them.
+async fn keep_extra_cells(
+    db: &impl ConnectionTrait,
+    batch: Uuid,
+    upsert: &mut [RowRecord],
+) -> Result<()> {
+    let position: std::collections::HashMap<i32, usize> = upsert
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.extra.is_empty())
+        .map(|(at, r)| (r.idx, at))
+        .collect();
+    let without: Vec<i32> = position.keys().copied().collect();
+    for chunk in without.chunks(INSERT_CHUNK) {
+        let stored: Vec<(i32, String)> = staged_row::Entity::find()
+            .select_only()
+            .column(staged_row::Column::Idx)
+            .column(staged_row::Column::ExtraCells)
+            .filter(staged_row::Column::BatchId.eq(batch))
+            .filter(staged_row::Column::Idx.is_in(chunk.iter().copied()))
+            .filter(staged_row::Column::ExtraCells.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (idx, text) in stored {
+            if let Some(&at) = position.get(&idx) {
+                upsert[at].extra = serde_json::from_str(&text).unwrap_or_default();
+            }
+        }
+    }
+    Ok(())
 }

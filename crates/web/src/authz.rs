@@ -168,7 +168,8 @@ pub async fn authorize(
     let response = match check(&state, rule, &mut parts).await {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(error) => {
-            let refused = matches!(error, AppError::Forbidden(_) | AppError::NotFound("tenant"));
+            let refused = matches!(error, AppError::Forbidden(_) | AppError::NotFound("tenant"))
+                || parts.extensions.get::<PlaceOutOfScope>().is_some();
             let mut response = error.into_response();
             if refused {
                 response.extensions_mut().insert(denials::Refused);
@@ -291,6 +292,26 @@ async fn check(state: &AppState, rule: Rule, parts: &mut Parts) -> AppResult<()>
         }
     };
     if !allowed {
+        if let (Rule::Place(_), Some(instance), Some(place)) = (rule, &instance, &place) {
+            let target = Target::Place {
+                instance_id: instance.id,
+                place_id: place.id.clone(),
+                lineage: place.lineage.clone(),
+            };
+            let sees_place = need != Any
+                && !state
+                    .access
+                    .permissions_at(&principal, tenant.id, &target, now)
+                    .await
+                    .map_err(anyhow::Error::from)?
+                    .is_empty();
+            if !sees_place {
+                // The same answer as an unknown id, so ids outside the area cannot be probed;
+                // still a refusal for the audit trail.
+                parts.extensions.insert(PlaceOutOfScope);
+                return Err(AppError::NotFound("place"));
+            }
+        }
         return Err(AppError::Forbidden(denied_action(need)));
     }
     parts.extensions.insert(Authorized {
@@ -301,6 +322,11 @@ async fn check(state: &AppState, rule: Rule, parts: &mut Parts) -> AppResult<()>
     });
     Ok(())
 }
+
+/// Marks a request refused because its place is outside everything the person may act on: it is
+/// answered as an unknown place (404), and audited as a refusal.
+#[derive(Debug, Clone, Copy)]
+struct PlaceOutOfScope;
 
 const fn denied_action(need: Need) -> &'static str {
     match need {

@@ -278,6 +278,11 @@ pub fn expected(actor: &Actor, case: &Case, position: Position) -> Outcome {
                 .any(|(_, perms)| perms.contains(Permission::Grant)),
             Expect::GrantsAt => true,
         };
+    // A place outside everything the person may act on answers like a place that does not
+    // exist, so place ids cannot be probed.
+    if !allowed_by_path && place_route && !holds(&spot, PermissionSet::new(None)) {
+        return Outcome::NotFound;
+    }
     if !allowed_by_path {
         return Outcome::Forbidden;
     }

@@ -56,6 +56,7 @@ async fn batch(
             file_name: "matrix.csv".into(),
             anchors: anchors.iter().map(|a| (*a).to_owned()).collect(),
             notices: vec![],
+            upload_header: None,
         },
         Counts {
             valid: 1,
@@ -72,6 +73,7 @@ async fn batch(
             problems: vec![],
             warnings: vec![],
             acknowledged: false,
+            extra: vec![],
         }]
         .into_iter(),
     )

@@ -319,7 +319,7 @@ async fn fact_07_rate_limit_after_ten_failures() {
     // the IP is now limited, even with good credentials
     let r = send(t.admin(Method::GET, "/api/v2/users")).await;
     assert_eq!(r.status, 429);
-    assert_eq!(r.text, "Too Many Requests");
+    assert_eq!(r.json, json!({"code": 429, "error": "Too Many Requests"}));
     let r = send(
         t.raw(Method::POST, "/medic/login")
             .json(&json!({"user": "medic", "password": "password"})),

@@ -18,8 +18,9 @@ use crate::text::{Strip, fold, format_name_into, format_string_into};
 use phone::PhoneError;
 pub(crate) use phone::PhoneRule;
 
-/// The message UMT gives every empty required value.
-pub const REQUIRED: &str = "Is Required";
+/// The message for every empty required value: UMT's words ("Is Required"), in the sentence case
+/// of the portal's other messages.
+pub const REQUIRED: &str = "is required";
 
 const DOB_MESSAGE: &str = "Not a valid Date of Birth (eg. 1990-02-26 or 26/2/1985 or 38)";
 
@@ -47,18 +48,15 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn of(kind: &PropertyKind) -> Self {
-        match kind {
+    pub(crate) fn of(property: &ConfigProperty) -> Self {
+        match &property.kind {
             PropertyKind::String => Self::String,
             PropertyKind::Name { strip } => Self::Name {
                 strip: strip_of(strip),
             },
-            PropertyKind::Regex {
-                pattern,
-                error_description,
-            } => Self::Regex {
+            PropertyKind::Regex { pattern, .. } => Self::Regex {
                 full: full_match(pattern),
-                message: error_description.clone(),
+                message: property.mismatch_message().unwrap_or_default(),
             },
             PropertyKind::Phone { region } => Self::Phone(PhoneRule::new(region)),
             PropertyKind::Dob => Self::Dob,
@@ -182,7 +180,7 @@ impl PropertyRule {
             &property.friendly_name,
             &property.property_name,
             property.required,
-            Kind::of(&property.kind),
+            Kind::of(property),
         )
     }
 

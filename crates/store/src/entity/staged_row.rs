@@ -16,6 +16,8 @@ pub struct Model {
     pub problems: String,
     pub warnings: String,
     pub acknowledged: bool,
+    /// JSON array of the row's cells in the uploaded columns the template does not have.
+    pub extra_cells: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,8 @@ pub struct Model {
     pub error_count: i32,
     /// JSON array of notices from decoding (encoding converted, columns ignored).
     pub notices: String,
+    /// JSON array of the uploaded header as written; `None` for batches staged before it was kept.
+    pub upload_header: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,19 @@ fn problems_list(problems: &[ConfigProblem]) -> Markup {
     }
 }
 
+/// Accepted, but worth fixing in the file (e.g. a regex without `errorDescription`); shown for
+/// as long as the stored config has them.
+fn warnings_list(warnings: &[ConfigProblem]) -> Markup {
+    html! {
+        @if !warnings.is_empty() {
+            div.notice.warn role="status" {
+                p { strong { (warnings.len()) " warning(s). The config is accepted; fixing these in the file gives users clearer messages." } }
+                ul { @for w in warnings { li { code { (w.path) } ": " (w.reason) } } }
+            }
+        }
+    }
+}
+
 /// What each user type's CSV looks like: the preview shown before saving.
 pub fn columns_preview(config: &DeploymentConfig) -> Markup {
     html! {
@@ -90,6 +103,7 @@ async fn page(
             @match &stored {
                 None => div.card { p { "No configuration yet. Upload the deployment config your ministry used with the User Management Tool (its config.json), unchanged." } },
                 Some(cfg) => {
+                    (warnings_list(&cfg.config.warnings()))
                     p.muted { "Last changed " (cfg.updated_at.format("%Y-%m-%d %H:%M UTC")) ". Each user type below gets a CSV template with these columns." }
                     (columns_preview(&cfg.config))
                     @if manage_instances && !cfg.config.domains.is_empty() {
@@ -250,6 +264,7 @@ pub async fn preview(Form(form): Form<DocumentForm>) -> Markup {
     match portal_deploy_config::check(form.document.as_bytes()) {
         Ok(config) => html! {
             div.notice.ok { "The config is valid. Saving it gives these CSV columns:" }
+            (warnings_list(&config.warnings()))
             (columns_preview(&config))
         },
         Err(problems) => problems_list(&problems),

@@ -173,7 +173,7 @@ fn row_view(
                 a.button.secondary href={ (row_base) "/edit" } hx-get={ (row_base) "/edit" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" { "Edit" }
                 @if row.status == Status::Warning && !row.acknowledged {
                     form method="post" action={ (row_base) "/acknowledge" } hx-post={ (row_base) "/acknowledge" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" {
-                        (hidden_csrf(csrf)) button.secondary type="submit" { "Acknowledge" }
+                        (hidden_csrf(csrf)) button.secondary type="submit" { (portal_staging::ACKNOWLEDGE_BUTTON) }
                     }
                 }
                 form method="post" action={ (row_base) "/remove" } hx-post={ (row_base) "/remove" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" hx-confirm="Remove this row from the batch?" {
@@ -837,33 +837,61 @@ pub async fn revalidate(
     .await
 }
 
-/// The rows with errors, as CSV with an "Errors" column.
+/// The rows with errors as CSV (the line, the uploaded columns, an "Errors" column), sent as it
+/// is read from the database.
 pub async fn invalid_csv(
     State(state): State<AppState>,
     authorized: Authorized,
     Path((_, _, batch_id)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
     let (info, config) = batch_and_config(&state, &authorized, &batch_id).await?;
-    let bytes = match state
+    let pieces = match state
         .staging
         .invalid_csv(&info, &config)
         .await
         .map_err(anyhow::Error::from)?
     {
-        Ok(bytes) => bytes,
+        Ok(pieces) => pieces,
         Err(refusal) => return Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
     };
-    let mut response = bytes.into_response();
+    let mut response = axum::body::Body::from_stream(pieces).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"rows-with-errors.csv\""),
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        errors_file_name(&info.file_name)
     );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
     Ok(response)
+}
+
+/// `chp-upload.csv` → `chp-upload-errors.csv`: the upload's name reduced to letters, digits,
+/// `-` and `_` (nothing a header or a file system could misread), at most 80 of them.
+fn errors_file_name(uploaded: &str) -> String {
+    let stem = uploaded.rsplit(['/', '\\']).next().unwrap_or_default();
+    let stem = stem.rsplit_once('.').map_or(stem, |(stem, _)| stem);
+    let safe: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    let safe = safe.trim_matches('-');
+    if safe.is_empty() {
+        "rows-with-errors.csv".to_owned()
+    } else {
+        format!("{safe}-errors.csv")
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
