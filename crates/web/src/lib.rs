@@ -61,7 +61,11 @@ impl Application {
 /// Expired sessions and throttle entries are ignored when read; this keeps the tables from
 /// growing forever.
 async fn purge_expired(state: AppState) {
-    let mut interval = tokio::time::interval(Duration::from_secs(600));
+    // The first sweep one period after start, not at once: at start-up the sweep's writes would
+    // race the first requests' transactions, and on SQLite a deferred transaction that reads and
+    // then writes fails ("database is locked") when another write commits in between.
+    let period = Duration::from_secs(600);
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         interval.tick().await;
         let now = state.clock.now();
