@@ -12,6 +12,8 @@ mod m20261206_000003_invitations;
 mod m20261206_000004_second_factor;
 mod m20261206_000005_cht_sign_in;
 mod m20261206_000006_batch_header;
+mod m20261206_000007_staged_parents;
+mod m20261206_000008_people_cache;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_second_factor::Migration),
             Box::new(m20261206_000005_cht_sign_in::Migration),
             Box::new(m20261206_000006_batch_header::Migration),
+            Box::new(m20261206_000007_staged_parents::Migration),
+            Box::new(m20261206_000008_people_cache::Migration),
         ]
     }
 }

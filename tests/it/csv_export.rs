@@ -6,6 +6,7 @@
 //! line in the uploaded file, exactly the uploaded columns, the errors; every error row however
 //! many pages the export reads them in.
 
+use portal_domain::RowStatus;
 use reqwest::StatusCode;
 
 use crate::staging::{setup, upload_rows};
@@ -300,7 +301,7 @@ async fn a_batch_of_several_export_pages_gives_every_error_row_in_order() {
 
 #[tokio::test]
 async fn a_batch_staged_before_the_header_was_kept_exports_the_template_columns() {
-    use portal_store::staging::{Counts, NewBatch, RowRecord, Status, StoredProblem};
+    use portal_store::staging::{NewBatch, RowRecord, StoredProblem};
     let s = setup().await;
     let info = portal_store::staging::create_batch(
         &s.app.db,
@@ -314,7 +315,7 @@ async fn a_batch_staged_before_the_header_was_kept_exports_the_template_columns(
             notices: vec![],
             upload_header: None,
         },
-        Counts {
+        portal_domain::RowCounts {
             valid: 0,
             warning: 0,
             error: 1,
@@ -322,12 +323,12 @@ async fn a_batch_staged_before_the_header_was_kept_exports_the_template_columns(
         [RowRecord {
             idx: 0,
             line: 7,
-            status: Status::Error,
+            status: RowStatus::Error,
             raw: ["Kibwezi", "Kalawa", "", "Mary Wanjiku", "12345", ""]
                 .map(str::to_owned)
                 .to_vec(),
             problems: vec![StoredProblem {
-                kind: "Invalid".into(),
+                kind: portal_domain::ProblemKind::Invalid,
                 column: Some("CHP Phone".into()),
                 value: "12345".into(),
                 message: "Not a valid KE phone number".into(),
@@ -336,6 +337,8 @@ async fn a_batch_staged_before_the_header_was_kept_exports_the_template_columns(
             warnings: vec![],
             acknowledged: false,
             extra: vec![],
+            place: None,
+            depends_on: None,
         }]
         .into_iter(),
     )

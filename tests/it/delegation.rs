@@ -1,7 +1,8 @@
 //! Delegation over the real forms: nobody gives, revokes or reshapes their own access, a grant
 //! ends when the grantor's hold on its permissions does, and a role is widened only by someone
-//! who holds the new permissions for as long as its holders hold the role (issue 9). The rules
-//! themselves: crates/access/tests/delegation.rs; random chains: delegation_chains.rs.
+//! who holds the new permissions for as long as its holders hold the role (issue 9); and a place
+//! id outside one's area answers like one that does not exist. The rules themselves:
+//! crates/access/tests/delegation.rs and unknown_place.rs; random chains: delegation_chains.rs.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use portal_domain::{BuiltinRole, Permission, PermissionSet, RoleKey, TenantId, UserId};
@@ -411,5 +412,140 @@ async fn a_grant_waiting_on_the_revocation_of_its_grantors_access_is_refused() {
             .unwrap()
             .iter()
             .all(|l| l.user.email != "friend@health.go.ke")
+    );
+}
+
+/// The access.denied events recorded so far, oldest first.
+async fn denials(app: &TestApp) -> Vec<serde_json::Value> {
+    let mut events: Vec<_> = portal_store::audit::list_recent(&app.db, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "access.denied")
+        .map(|e| e.details)
+        .collect();
+    events.reverse();
+    events
+}
+
+/// Gives the M&E officer role at `scope` through the form; the answer with `scope` and its
+/// instance id blanked out, so answers about different ids compare as text.
+async fn give_at(
+    app: &TestApp,
+    client: &Client,
+    tenant: TenantId,
+    scope: &str,
+) -> (StatusCode, String) {
+    let access_page = format!("/tenants/{tenant}/access");
+    let form = [
+        ("email", "friend@health.go.ke"),
+        ("role", "me_officer"),
+        ("scope", scope),
+    ];
+    let (status, text) = post(app, client, &access_page, &access_page, &form).await;
+    // The page keeps the scope's instance for the place search.
+    let instance = scope.split(':').nth(1).unwrap_or_default();
+    let text = text.replace(scope, "SCOPE").replace(instance, "INSTANCE");
+    (status, text)
+}
+
+/// A region manager cannot tell a place id of another region from one that does not exist:
+/// both are outside their area, with the same status, words and audit event.
+#[tokio::test]
+async fn an_unknown_place_is_refused_like_a_place_in_another_region() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    w.person(
+        &app,
+        "region@health.go.ke",
+        w.a,
+        role(BuiltinRole::RegionManager),
+        w.place(w.i1, "nairobi"),
+    )
+    .await;
+    let client = signed_in(&app, "region@health.go.ke").await;
+    let pairs = [
+        // Another region of their instance, and another instance of their tenant.
+        (
+            format!("place:{}:kisumu", w.i1),
+            format!("place:{}:nowhere", w.i1),
+        ),
+        (
+            format!("place:{}:mombasa", w.i2),
+            format!("place:{}:nowhere", w.i2),
+        ),
+    ];
+    for (real, unknown) in pairs {
+        let before = denials(&app).await.len();
+        let (real_status, real_text) = give_at(&app, &client, w.a, &real).await;
+        let (unknown_status, unknown_text) = give_at(&app, &client, w.a, &unknown).await;
+        assert_eq!(real_status, StatusCode::FORBIDDEN, "{real}: {real_text}");
+        assert!(
+            real_text.contains("it is outside the area where you manage access"),
+            "{real_text}"
+        );
+        assert!(!unknown_text.contains("portal's copy"), "{unknown_text}");
+        assert_eq!(unknown_status, real_status, "{unknown}");
+        assert_eq!(unknown_text, real_text, "{unknown} answers as {real}");
+        let events = denials(&app).await;
+        assert_eq!(
+            events.len(),
+            before + 2,
+            "both refusals are audited: {events:#?}"
+        );
+        assert_eq!(events[before], events[before + 1]);
+    }
+    // An instance of another tenant answers like an instance id that does not exist.
+    let (foreign_status, foreign_text) =
+        give_at(&app, &client, w.a, &format!("place:{}:kampala", w.j1)).await;
+    let (unknown_status, unknown_text) = give_at(
+        &app,
+        &client,
+        w.a,
+        &format!("place:{}:kampala", portal_domain::InstanceId::new()),
+    )
+    .await;
+    assert_eq!(foreign_status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(foreign_text.contains("That CHT instance is not in this tenant."));
+    assert_eq!(
+        (unknown_status, unknown_text),
+        (foreign_status, foreign_text)
+    );
+    assert!(
+        access::tenant_grants(&app.db, w.a, true)
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.user.email != "friend@health.go.ke"),
+        "nothing was given"
+    );
+}
+
+/// Someone who manages access on the whole instance may see every place of it, so they are
+/// told that a place id is not in the portal's copy, and how to fix that.
+#[tokio::test]
+async fn a_national_administrator_is_told_an_unknown_place_is_not_in_the_copy() {
+    let app = TestApp::spawn().await;
+    let w = World::build(&app).await;
+    w.person(
+        &app,
+        "national@health.go.ke",
+        w.a,
+        role(BuiltinRole::NationalAdmin),
+        GrantScope::Tenant,
+    )
+    .await;
+    let client = signed_in(&app, "national@health.go.ke").await;
+    let (status, text) = give_at(&app, &client, w.a, &format!("place:{}:nowhere", w.i1)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains(
+            "That place is not in the portal's copy of the instance. Refresh the places and search again."
+        ),
+        "{text}"
+    );
+    assert!(
+        denials(&app).await.is_empty(),
+        "a form error, not a refusal"
     );
 }

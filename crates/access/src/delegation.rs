@@ -16,7 +16,7 @@
 //! grants the way the casbin model does ([`Holdings`]); the tests compare both.
 
 use chrono::{DateTime, Utc};
-use portal_domain::{Permission, PermissionSet, RoleKey, TenantId};
+use portal_domain::{Permission, PermissionSet, RoleKey, TenantId, UserId};
 use portal_store::access::{self, AccessChange, Grant, GrantScope, Grantee, NewGrant, Role};
 use portal_store::users::User;
 use portal_store::{AuditContext, Db, StoreError};
@@ -183,9 +183,13 @@ async fn target_of(change: &AccessChange, scope: &GrantScope) -> Result<Target, 
 }
 
 /// The target of a new grant's scope: its instance must be the tenant's, its place cached.
+/// A place the cache lacks is refused as outside the grantor's area, exactly as a real place
+/// there, unless `held` gives `grant` on the whole instance: only someone who may see every
+/// place of it learns that a place id is not in the copy, so nobody probes other areas for ids.
 async fn new_target(
     change: &AccessChange,
     tenant: TenantId,
+    held: &Holdings,
     scope: &GrantScope,
 ) -> Result<Target, DelegationError> {
     let db = change.connection();
@@ -205,6 +209,10 @@ async fn new_target(
             .await?
             .is_none()
     {
+        let whole_instance = Target::Instance(*instance_id).request_scope();
+        if !held.until(Permission::Grant, &whole_instance).is_held() {
+            return Err(DelegationError::OutsideArea);
+        }
         return Err(DelegationError::ScopeUnavailable(
             "That place is not in the portal's copy of the instance. Refresh the places and search again."
                 .to_owned(),
@@ -215,7 +223,10 @@ async fn new_target(
 
 /// Giving or revoking `role` on `target` needs `grant` there and each of its permissions.
 fn may_hand_out(held: &Holdings, role: &Role, request_scope: &str) -> Result<(), DelegationError> {
-    let here = held.permissions_at(request_scope);
+    hand_out_with(&held.permissions_at(request_scope), role)
+}
+
+fn hand_out_with(here: &PermissionSet, role: &Role) -> Result<(), DelegationError> {
     if !here.contains(Permission::Grant) {
         return Err(DelegationError::OutsideArea);
     }
@@ -295,16 +306,42 @@ pub async fn give_access(
         .get(&new.role_key)
         .cloned()
         .ok_or_else(|| DelegationError::UnknownRole(new.role_key.clone()))?;
-    let target = new_target(&change, new.tenant_id, &new.scope)
+    let held = here.holdings(grantor, new.tenant_id, now);
+    let target = new_target(&change, new.tenant_id, &held, &new.scope)
         .await?
         .request_scope();
-    let held = here.holdings(grantor, new.tenant_id, now);
     may_hand_out(&held, &role, &target)?;
     let needed = PermissionSet::new(role.permissions.iter().chain([Permission::Grant]));
     new.expires_at = bounded_end(&held, &needed, &target, new.expires_at, now)?;
     let given = access::grant_in(&change, ctx, grantee, new).await?;
     change.commit().await?;
     Ok(given)
+}
+
+fn own_grant() -> DelegationError {
+    DelegationError::OwnAccess(
+        "You cannot revoke your own access. Ask another person who manages access here.".to_owned(),
+    )
+}
+
+/// Whether `revoker`, holding `held` at the scope of a grant to `holder` of `role` (`None`: a
+/// role deleted since, which gives nothing), may revoke it: the rules of [`revoke_access`], for
+/// showing a "Revoke" button from the permissions the authorizer reports. [`revoke_access`]
+/// checks again on what the database holds when it writes.
+pub fn may_revoke(
+    revoker: &Principal,
+    holder: UserId,
+    role: Option<&Role>,
+    held: &PermissionSet,
+) -> Result<(), DelegationError> {
+    if holder == revoker.user_id {
+        return Err(own_grant());
+    }
+    match role {
+        Some(role) => hand_out_with(held, role),
+        None if held.contains(Permission::Grant) => Ok(()),
+        None => Err(DelegationError::OutsideArea),
+    }
 }
 
 /// Revokes grant `id` of `tenant` on behalf of `revoker`: not their own, and only with `grant`
@@ -320,10 +357,7 @@ pub async fn revoke_access(
     let change = AccessChange::begin(db).await?;
     let grant = access::get_grant(change.connection(), tenant, id).await?;
     if grant.user_id == revoker.user_id {
-        return Err(DelegationError::OwnAccess(
-            "You cannot revoke your own access. Ask another person who manages access here."
-                .to_owned(),
-        ));
+        return Err(own_grant());
     }
     let here = Situation::read(&change, tenant, now).await?;
     // A role deleted since (only possible once no grant in force held it) gives nothing.
@@ -455,4 +489,52 @@ pub async fn delete_role(
     access::delete_role_in(&change, ctx, tenant, key).await?;
     change.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(user_id: UserId) -> Principal {
+        Principal {
+            user_id,
+            platform_admin: false,
+            restricted_to: None,
+        }
+    }
+
+    fn role(permissions: &[Permission]) -> Role {
+        Role {
+            key: RoleKey::parse("stager").unwrap(),
+            name: "Stager".to_owned(),
+            permissions: PermissionSet::new(permissions.iter().copied()),
+            builtin: false,
+        }
+    }
+
+    #[test]
+    fn revoking_needs_another_persons_grant_and_every_permission_of_its_role() {
+        let (me, them) = (UserId::new(), UserId::new());
+        let held = PermissionSet::new([Permission::Grant, Permission::Stage]);
+        let stager = role(&[Permission::Stage]);
+        assert!(may_revoke(&principal(me), them, Some(&stager), &held).is_ok());
+        assert!(matches!(
+            may_revoke(&principal(me), me, Some(&stager), &held),
+            Err(DelegationError::OwnAccess(_))
+        ));
+        let committer = role(&[Permission::Stage, Permission::Commit]);
+        assert!(matches!(
+            may_revoke(&principal(me), them, Some(&committer), &held),
+            Err(DelegationError::MissingPermissions { .. })
+        ));
+        let without_grant = PermissionSet::new([Permission::Stage]);
+        for role in [Some(&stager), None] {
+            assert!(matches!(
+                may_revoke(&principal(me), them, role, &without_grant),
+                Err(DelegationError::OutsideArea)
+            ));
+        }
+        // A role deleted since gives nothing, so `grant` there is enough.
+        assert!(may_revoke(&principal(me), them, None, &held).is_ok());
+    }
 }

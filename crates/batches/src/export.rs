@@ -174,16 +174,15 @@ impl Staging {
         &self,
         info: &BatchInfo,
         config: &TenantConfig,
-    ) -> Result<
-        Result<impl Stream<Item = Result<Vec<u8>, BatchError>> + Send + 'static, Refusal>,
-        BatchError,
-    > {
+    ) -> Result<impl Stream<Item = Result<Vec<u8>, BatchError>> + Send + 'static, BatchError> {
         let Some(kind) = config.contact_type(&info.contact_type) else {
-            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
+            return Err(BatchError::Refused(Refusal::UnknownType(
+                info.contact_type.clone(),
+            )));
         };
         let validator = match Validator::new(kind) {
             Ok(v) => v,
-            Err(e) => return Ok(Err(Refusal::Config(e.to_string()))),
+            Err(e) => return Err(BatchError::Refused(Refusal::Config(e.to_string()))),
         };
         let layout = Layout::of(info, &validator);
         let first = staging::error_rows_after(&self.db, info.id, None, EXPORT_PAGE_ROWS).await?;
@@ -198,6 +197,6 @@ impl Staging {
             after: None,
             done: false,
         };
-        Ok(Ok(futures::stream::unfold(cursor, Cursor::next_chunk)))
+        Ok(futures::stream::unfold(cursor, Cursor::next_chunk))
     }
 }

@@ -15,30 +15,37 @@
 
 mod area;
 mod audit_details;
+mod edits;
 mod export;
+mod inherited;
+mod known;
+mod reads;
+mod staged_parents;
 
 pub use area::Area;
 
-use audit_details::CellDigests;
+use known::known_values;
+use staged_parents::Snapshot;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use portal_deploy_config::{ConfigProblem, ContactType, DeploymentConfig};
-use portal_domain::{AuditAction, InstanceId, TenantId};
+use portal_domain::{InstanceId, TenantId};
 use portal_staging::{
-    Batch, Engine, KnownValues, Limits, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope,
-    StagedRow, Target, Validator,
+    Batch, Engine, Limits, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope, StagedRow, Validator,
 };
 use portal_store::staging::{
-    self, BatchChange, BatchInfo, NewBatch, RowRecord, Status, StoredProblem,
+    self, BatchInfo, Dependency, NewBatch, RowPlace, RowRecord, StoredProblem,
 };
 use portal_store::{AuditContext, Db, StoreError, places};
 use serde_json::json;
 
 /// Batches kept in memory per process (the most recently used).
 const CACHED_BATCHES: usize = 4;
+/// Index snapshots with other batches' staged places kept per process.
+const CACHED_SNAPSHOTS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -46,6 +53,15 @@ pub enum BatchError {
     Store(#[from] StoreError),
     #[error("staging task failed: {0}")]
     Task(String),
+    /// The person's request cannot be done; the message says why.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A batch outside the operator's area: answered as one that does not exist.
+    #[error("no such batch in your area")]
+    Hidden,
+    /// A deployment config that does not pass the check, with every problem found.
+    #[error("the deployment config has {} problem(s)", .0.len())]
+    InvalidConfig(Vec<ConfigProblem>),
 }
 
 /// Why an upload (or a row) was not staged; the message is for the person who sent it.
@@ -82,25 +98,106 @@ pub struct Operator {
 struct LoadedIndex {
     stamp: String,
     index: Arc<PlaceIndex>,
-    /// Raw properties per place type, for `unique` place properties other than the name.
-    properties: Arc<Vec<(String, String, String)>>,
+    /// Places' raw properties and their primary contacts' fields, for `unique` properties
+    /// other than the place name.
+    properties: Arc<known::OnInstance>,
 }
 
 struct LoadedBatch {
     version: i64,
-    stamp: String,
+    /// The index it was validated against, and the engine over it (built once per copy, reused
+    /// by every edit).
+    snapshot: Arc<Snapshot>,
+    engine: Arc<Engine>,
+    /// When the deployment config it was validated with was saved.
+    config_at: chrono::DateTime<chrono::Utc>,
     /// The batch's own area (part of the cache key) and its scope, used for every row.
     area: Area,
     scope: Scope,
     batch: Batch,
     acknowledged: HashSet<usize>,
     lines: HashMap<usize, usize>,
+    /// The staged row that creates each row's parent, when it is staged.
+    depends: HashMap<usize, Dependency>,
+    shape: RowShape,
+}
+
+impl LoadedBatch {
+    /// Validates one row of the batch, settling what it depends on.
+    fn validate(
+        &self,
+        idx: Option<usize>,
+        line: usize,
+        cells: &[&str],
+        today: NaiveDate,
+    ) -> (StagedRow, Option<Dependency>) {
+        let mut row = self.engine.validate_one(line, cells, &self.scope, today);
+        let previous = idx.and_then(|i| self.depends.get(&i).copied());
+        let depends = staged_parents::settle(
+            &mut row,
+            previous,
+            &self.snapshot.staged,
+            self.shape.parent_column.as_deref(),
+        );
+        if let Some((_, missing)) = self.snapshot.sources.place_of(&self.shape.place, &row) {
+            row.add_own_warnings(missing);
+        }
+        (row, depends)
+    }
+
+    fn set_depends(&mut self, idx: usize, depends: Option<Dependency>) {
+        match depends {
+            Some(d) => self.depends.insert(idx, d),
+            None => self.depends.remove(&idx),
+        };
+    }
+
+    /// The stored form of row `idx`, when it is there.
+    fn record(&self, idx: usize) -> Option<RowRecord> {
+        self.batch.row(idx).map(|row| {
+            let place = self.snapshot.sources.place_of(&self.shape.place, row);
+            record(
+                idx,
+                row,
+                self.acknowledged.contains(&idx),
+                place.map(|(place, _)| place),
+                self.depends.get(&idx).copied(),
+            )
+        })
+    }
+}
+
+/// Where a user type's rows keep what staged parents need: the place's name field and the
+/// parent column (its header and its cell).
+#[derive(Debug, Clone, Default)]
+struct RowShape {
+    place: inherited::PlaceShape,
+    parent_column: Option<String>,
+    parent_cell: Option<usize>,
+}
+
+impl RowShape {
+    fn of(validator: &Validator, kind: &ContactType) -> Self {
+        let parent_column = validator
+            .levels()
+            .next()
+            .map(|(_, column, _)| column.to_owned());
+        let parent_cell = parent_column
+            .as_deref()
+            .and_then(|c| validator.columns().iter().position(|col| col.header == c));
+        Self {
+            place: inherited::PlaceShape::of(validator, kind),
+            parent_column,
+            parent_cell,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Caches {
     indexes: HashMap<InstanceId, Arc<LoadedIndex>>,
     batches: VecDeque<(uuid::Uuid, Arc<tokio::sync::Mutex<LoadedBatch>>)>,
+    snapshots: VecDeque<Arc<Snapshot>>,
 }
 
 /// The staging service. Cheap to share (put it in an `Arc` or the app state).
@@ -138,7 +235,7 @@ fn to_stored(problems: &[Problem]) -> Vec<StoredProblem> {
     problems
         .iter()
         .map(|p| StoredProblem {
-            kind: format!("{:?}", p.kind),
+            kind: p.kind,
             column: p.column.clone(),
             value: p.value.clone(),
             message: p.message.clone(),
@@ -147,21 +244,25 @@ fn to_stored(problems: &[Problem]) -> Vec<StoredProblem> {
         .collect()
 }
 
-fn record(idx: usize, row: &StagedRow, acknowledged: bool) -> RowRecord {
+fn record(
+    idx: usize,
+    row: &StagedRow,
+    acknowledged: bool,
+    place: Option<RowPlace>,
+    depends_on: Option<Dependency>,
+) -> RowRecord {
     RowRecord {
         idx: i32::try_from(idx).unwrap_or(i32::MAX),
         line: i32::try_from(row.line()).unwrap_or(i32::MAX),
-        status: match row.status() {
-            RowStatus::Valid => Status::Valid,
-            RowStatus::Warning => Status::Warning,
-            RowStatus::Error => Status::Error,
-        },
+        status: row.status(),
         raw: row.raw_values().map(str::to_owned).collect(),
         problems: to_stored(row.problems()),
         warnings: to_stored(row.warnings()),
         acknowledged: acknowledged && row.status() == RowStatus::Warning,
         // Kept by the store when a row is rewritten; an upload sets them ([`UploadColumns`]).
         extra: Vec::new(),
+        place,
+        depends_on,
     }
 }
 
@@ -205,53 +306,37 @@ impl UploadColumns {
     }
 }
 
+/// What a new batch is staged from.
+enum Input {
+    /// An uploaded file, CSV or spreadsheet.
+    File(Vec<u8>),
+    /// One row typed into a form, in column order.
+    Typed(Vec<String>),
+}
+
+/// The file name of a batch of one row typed into the form.
+pub const TYPED_BATCH: &str = "Entered in the form";
+
+/// An upload validated off the async threads, ready to be stored.
+struct Validated {
+    batch: Batch,
+    notices: Vec<String>,
+    columns: UploadColumns,
+    /// What each row's new place is written with, by row index.
+    places: Vec<Option<RowPlace>>,
+}
+
 /// The CSV headers of the engine's contact type, in column order: raw cells are indexed by them.
 fn headers(engine: &Engine) -> Vec<String> {
-    engine
-        .validator()
+    headers_of(engine.validator())
+}
+
+fn headers_of(validator: &Validator) -> Vec<String> {
+    validator
         .columns()
         .iter()
         .map(|column| column.header.clone())
         .collect()
-}
-
-/// Values of `unique` place properties (other than the name, which the index has) held by the
-/// instance's places, so duplicates on the instance are warned about.
-fn known_values(
-    validator: &Validator,
-    contact_type: &ContactType,
-    properties: &[(String, String, String)],
-) -> KnownValues {
-    let mut known = KnownValues::new();
-    let unique: Vec<&str> = contact_type
-        .place_properties
-        .iter()
-        .filter(|p| p.unique.is_some() && p.property_name != "name")
-        .map(|p| p.property_name.as_str())
-        .collect();
-    if unique.is_empty() {
-        return known;
-    }
-    for (id, kind, props) in properties {
-        if *kind != contact_type.name {
-            continue;
-        }
-        let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(props)
-        else {
-            continue;
-        };
-        for name in &unique {
-            if let Some(value) = map.get(*name).and_then(|v| match v {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }) {
-                let normalized = validator.normalize_known(Target::Place, name, &value);
-                known.insert(kind, Target::Place, name, id, &normalized);
-            }
-        }
-    }
-    known
 }
 
 impl Staging {
@@ -289,16 +374,16 @@ impl Staging {
             }))
     }
 
-    /// Validates and stores a config document. `Ok(Err(problems))` when it is not valid.
+    /// Validates and stores a config document. [`BatchError::InvalidConfig`] when it is not valid.
     pub async fn save_config(
         &self,
         ctx: &AuditContext,
         tenant: TenantId,
         document: &str,
-    ) -> Result<Result<DeploymentConfig, Vec<ConfigProblem>>, BatchError> {
+    ) -> Result<DeploymentConfig, BatchError> {
         let config = match portal_deploy_config::check(document.as_bytes()) {
             Ok(config) => config,
-            Err(problems) => return Ok(Err(problems)),
+            Err(problems) => return Err(BatchError::InvalidConfig(problems)),
         };
         let summary = json!({
             "user_types": config.contact_types.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
@@ -306,7 +391,7 @@ impl Staging {
             "bytes": document.len(),
         });
         staging::save_config(&self.db, ctx, tenant, document, summary).await?;
-        Ok(Ok(config))
+        Ok(config)
     }
 
     async fn index(&self, instance: InstanceId) -> Result<Arc<LoadedIndex>, BatchError> {
@@ -326,6 +411,7 @@ impl Staging {
             return Ok(found);
         }
         let cached = places::all_for_index(&self.db, instance).await?;
+        let people = portal_store::people::all_for_index(&self.db, instance).await?;
         let loaded = tokio::task::spawn_blocking(move || {
             let mut properties = Vec::new();
             let records: Vec<PlaceRecord> = cached
@@ -345,7 +431,10 @@ impl Staging {
             LoadedIndex {
                 stamp,
                 index: Arc::new(PlaceIndex::new(records)),
-                properties: Arc::new(properties),
+                properties: Arc::new(known::OnInstance {
+                    places: properties,
+                    people,
+                }),
             }
         })
         .await
@@ -355,7 +444,61 @@ impl Staging {
         Ok(loaded)
     }
 
-    /// Decodes, validates and stores an upload as a new batch.
+    /// The index a batch of `kind` in `area` on `instance` validates against: the cached places
+    /// and the places staged by the batches it may name as parents ([`staged_parents`]).
+    async fn snapshot(
+        &self,
+        instance: InstanceId,
+        own: Option<uuid::Uuid>,
+        config: &TenantConfig,
+        kind: &ContactType,
+        area: &Area,
+        base: &Arc<LoadedIndex>,
+    ) -> Result<Arc<Snapshot>, BatchError> {
+        let batches = staging::batches(&self.db, instance).await?;
+        let contributing = staged_parents::contributing(&batches, own, kind, area, &base.index);
+        // The config is part of the key: the deployment profile decides the copied values.
+        let key = staged_parents::snapshot_key(
+            &format!("{}|{}", base.stamp, config.updated_at.timestamp_micros()),
+            &contributing,
+        );
+        let cached = |this: &Self| {
+            this.caches()
+                .snapshots
+                .iter()
+                .find(|s| s.key == key)
+                .map(Arc::clone)
+        };
+        if let Some(found) = cached(self) {
+            return Ok(found);
+        }
+        let places = if contributing.is_empty() {
+            Vec::new()
+        } else {
+            let ids: Vec<uuid::Uuid> = contributing.iter().map(|b| b.id).collect();
+            staging::staged_places(&self.db, &ids).await?
+        };
+        let owned: Vec<BatchInfo> = contributing.into_iter().cloned().collect();
+        let base = Arc::clone(base);
+        let deployment = Arc::clone(&config.config);
+        let built = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&BatchInfo> = owned.iter().collect();
+            staged_parents::build(key, &base.index, &refs, places, |index, staged| {
+                inherited::Sources::build(&deployment, index, &base.properties.places, staged)
+            })
+        })
+        .await
+        .map_err(|e| BatchError::Task(e.to_string()))?;
+        let built = Arc::new(built);
+        let mut caches = self.caches();
+        caches.snapshots.retain(|s| s.key != built.key);
+        caches.snapshots.push_front(Arc::clone(&built));
+        caches.snapshots.truncate(CACHED_SNAPSHOTS);
+        Ok(built)
+    }
+
+    /// Decodes, validates and stores an upload as a new batch; then the batches that may name
+    /// its places as parents are brought up to date.
     #[allow(clippy::too_many_arguments)]
     pub async fn upload(
         &self,
@@ -366,55 +509,134 @@ impl Staging {
         contact_type: &str,
         file_name: &str,
         bytes: Vec<u8>,
-    ) -> Result<Result<BatchInfo, Refusal>, BatchError> {
+    ) -> Result<BatchInfo, BatchError> {
+        let input = Input::File(bytes);
+        self.stage(
+            operator,
+            tenant,
+            instance,
+            config,
+            contact_type,
+            file_name,
+            input,
+        )
+        .await
+    }
+
+    /// Stages one row typed into a form (cells in the user type's column order) as a batch of
+    /// its own, validated exactly as an uploaded row, its cells kept as typed.
+    pub async fn stage_typed_row(
+        &self,
+        operator: &Operator,
+        tenant: TenantId,
+        instance: InstanceId,
+        config: &TenantConfig,
+        contact_type: &str,
+        cells: Vec<String>,
+    ) -> Result<BatchInfo, BatchError> {
+        let input = Input::Typed(cells);
+        self.stage(
+            operator,
+            tenant,
+            instance,
+            config,
+            contact_type,
+            TYPED_BATCH,
+            input,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn stage(
+        &self,
+        operator: &Operator,
+        tenant: TenantId,
+        instance: InstanceId,
+        config: &TenantConfig,
+        contact_type: &str,
+        file_name: &str,
+        input: Input,
+    ) -> Result<BatchInfo, BatchError> {
         let Some(kind) = config.contact_type(contact_type).cloned() else {
-            return Ok(Err(Refusal::UnknownType(contact_type.to_owned())));
+            return Err(BatchError::Refused(Refusal::UnknownType(
+                contact_type.to_owned(),
+            )));
         };
         let Some(anchors) = operator.area.anchors() else {
-            return Ok(Err(Refusal::NoArea));
+            return Err(BatchError::Refused(Refusal::NoArea));
         };
-        let _permit = self
+        let permit = self
             .heavy
             .acquire()
             .await
             .map_err(|e| BatchError::Task(e.to_string()))?;
         let started = std::time::Instant::now();
         let loaded = self.index(instance).await?;
+        let snapshot = self
+            .snapshot(instance, None, config, &kind, &operator.area, &loaded)
+            .await?;
         let indexed = started.elapsed();
         let scope = operator.area.scope();
         let today = operator.today;
-        let validated = tokio::task::spawn_blocking(
-            move || -> Result<(Batch, Vec<String>, UploadColumns), Refusal> {
-                let table = portal_staging::decode(&bytes, &Limits::default())
-                    .map_err(|e| Refusal::Input(e.to_string()))?;
-                drop(bytes);
-                let validator =
-                    Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
-                let columns = UploadColumns::of(&table, &validator)?;
-                let known = known_values(&validator, &kind, &loaded.properties);
-                let engine = Engine::new(Arc::new(validator), Arc::clone(&loaded.index))
-                    .with_known_values(Arc::new(known));
-                let batch = engine
-                    .validate_table(&table, &scope, today)
-                    .map_err(|e| Refusal::Header(e.to_string()))?;
-                drop(table);
-                let notices = batch.notices().to_vec();
-                Ok((batch, notices, columns))
-            },
-        )
+        let staged = Arc::clone(&snapshot.staged);
+        let validated = tokio::task::spawn_blocking(move || -> Result<Validated, Refusal> {
+            let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
+            let table = match input {
+                Input::File(bytes) => portal_staging::decode(&bytes, &Limits::default()),
+                Input::Typed(cells) => {
+                    portal_staging::Table::typed(headers_of(&validator), &cells, &Limits::default())
+                }
+            }
+            .map_err(|e| Refusal::Input(e.to_string()))?;
+            let columns = UploadColumns::of(&table, &validator)?;
+            let shape = RowShape::of(&validator, &kind);
+            let known = known_values(&validator, &kind, &loaded.properties);
+            let engine = Engine::new(Arc::new(validator), Arc::clone(&snapshot.index))
+                .with_known_values(Arc::new(known));
+            let mut batch = engine
+                .validate_table(&table, &scope, today)
+                .map_err(|e| Refusal::Header(e.to_string()))?;
+            drop(table);
+            // What each row's new place is written with; warnings of values the
+            // deployment profile could not copy join the row's own.
+            let mut places = Vec::with_capacity(batch.len());
+            let mut missing = Vec::new();
+            for (i, row) in batch.rows() {
+                if places.len() <= i {
+                    places.resize(i + 1, None);
+                }
+                if let Some((place, problems)) = snapshot.sources.place_of(&shape.place, row) {
+                    places[i] = Some(place);
+                    if !problems.is_empty() {
+                        missing.push((i, problems));
+                    }
+                }
+            }
+            for (i, problems) in missing {
+                batch.add_own_warnings(i, problems);
+            }
+            let notices = batch.notices().to_vec();
+            Ok(Validated {
+                batch,
+                notices,
+                columns,
+                places,
+            })
+        })
         .await
         .map_err(|e| BatchError::Task(e.to_string()))?;
-        let (batch, notices, mut columns) = match validated {
+        let Validated {
+            batch,
+            notices,
+            mut columns,
+            mut places,
+        } = match validated {
             Ok(done) => done,
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => return Err(refusal.into()),
         };
         let counts = batch.counts();
         let total = batch.len();
-        let counts = staging::Counts {
-            valid: i32::try_from(counts.valid).unwrap_or(i32::MAX),
-            warning: i32::try_from(counts.warning).unwrap_or(i32::MAX),
-            error: i32::try_from(counts.error).unwrap_or(i32::MAX),
-        };
         let validated_at = std::time::Instant::now();
         let info = staging::create_batch(
             &self.db,
@@ -430,13 +652,14 @@ impl Staging {
             },
             counts,
             // Owned rows, each freed as its record is written.
-            batch
-                .into_rows()
-                .into_iter()
-                .map(move |(i, row)| RowRecord {
+            batch.into_rows().into_iter().map(move |(i, mut row)| {
+                let depends = staged_parents::settle(&mut row, None, &staged, None);
+                let place = places.get_mut(i).and_then(Option::take);
+                RowRecord {
                     extra: columns.take(i),
-                    ..record(i, &row, false)
-                }),
+                    ..record(i, &row, false, place, depends)
+                }
+            }),
         )
         .await?;
         tracing::info!(
@@ -447,7 +670,9 @@ impl Staging {
             stored_ms = validated_at.elapsed().as_millis(),
             "staged an upload"
         );
-        Ok(Ok(info))
+        drop(permit);
+        self.propagate(operator, config, &info).await;
+        Ok(info)
     }
 
     /// Loads the instance's place index ahead of an upload (when someone opens the staging
@@ -460,7 +685,8 @@ impl Staging {
     async fn current_copy(
         &self,
         info: &BatchInfo,
-        loaded_index: &Arc<LoadedIndex>,
+        config: &TenantConfig,
+        snapshot: &Snapshot,
     ) -> Option<Arc<tokio::sync::Mutex<LoadedBatch>>> {
         let cached = self
             .caches()
@@ -470,7 +696,8 @@ impl Staging {
             .map(|(_, b)| Arc::clone(b))?;
         let guard = cached.lock().await;
         let current = guard.version == info.version
-            && guard.stamp == loaded_index.stamp
+            && guard.snapshot.key == snapshot.key
+            && guard.config_at == config.updated_at
             && guard.area == Area::of_batch(info);
         drop(guard);
         current.then_some(cached)
@@ -481,16 +708,17 @@ impl Staging {
         &self,
         info: &BatchInfo,
         config: &TenantConfig,
-        loaded_index: &Arc<LoadedIndex>,
+        base: &Arc<LoadedIndex>,
+        snapshot: &Arc<Snapshot>,
         today: NaiveDate,
-    ) -> Result<Result<Arc<tokio::sync::Mutex<LoadedBatch>>, Refusal>, BatchError> {
-        if let Some(cached) = self.current_copy(info, loaded_index).await {
-            return Ok(Ok(cached));
+    ) -> Result<Arc<tokio::sync::Mutex<LoadedBatch>>, BatchError> {
+        if let Some(cached) = self.current_copy(info, config, snapshot).await {
+            return Ok(cached);
         }
         let _one_rebuild = self.rebuilding.lock().await;
         // Another request may have rebuilt it while this one waited.
-        if let Some(cached) = self.current_copy(info, loaded_index).await {
-            return Ok(Ok(cached));
+        if let Some(cached) = self.current_copy(info, config, snapshot).await {
+            return Ok(cached);
         }
         let _permit = self
             .heavy
@@ -498,43 +726,61 @@ impl Staging {
             .await
             .map_err(|e| BatchError::Task(e.to_string()))?;
         let Some(kind) = config.contact_type(&info.contact_type).cloned() else {
-            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
+            return Err(BatchError::Refused(Refusal::UnknownType(
+                info.contact_type.clone(),
+            )));
         };
         let stored = staging::all_rows(&self.db, info.id).await?;
-        let index = Arc::clone(loaded_index);
+        let base = Arc::clone(base);
+        let snapshot = Arc::clone(snapshot);
         // The batch's own area, never the scope of whoever happens to trigger the rebuild.
         let area = Area::of_batch(info);
         let scope = area.scope();
-        let (version, stamp) = (info.version, loaded_index.stamp.clone());
+        let version = info.version;
+        let config_at = config.updated_at;
         let built = tokio::task::spawn_blocking(move || -> Result<LoadedBatch, Refusal> {
             let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
-            let known = known_values(&validator, &kind, &index.properties);
+            let known = known_values(&validator, &kind, &base.properties);
             let width = validator.columns().len();
-            let engine = Engine::new(Arc::new(validator), Arc::clone(&index.index))
-                .with_known_values(Arc::new(known));
-            let mut rows = Vec::with_capacity(stored.len());
-            let mut acknowledged = HashSet::new();
-            let mut lines = HashMap::new();
+            let shape = RowShape::of(&validator, &kind);
+            let engine = Arc::new(
+                Engine::new(Arc::new(validator), Arc::clone(&snapshot.index))
+                    .with_known_values(Arc::new(known)),
+            );
+            let mut state = LoadedBatch {
+                version,
+                config_at,
+                snapshot,
+                engine: Arc::clone(&engine),
+                area,
+                scope,
+                batch: engine.batch(Vec::new(), Vec::new()),
+                acknowledged: HashSet::new(),
+                lines: HashMap::new(),
+                depends: HashMap::new(),
+                shape,
+            };
             // Indexes are stable ids: removed rows stay as gaps, so re-validate into place.
             let mut slots: Vec<Option<StagedRow>> = Vec::new();
             for r in &stored {
                 let idx = usize::try_from(r.idx).unwrap_or(usize::MAX);
+                let line = usize::try_from(r.line).unwrap_or(0);
                 let cells: Vec<&str> = r.raw.iter().map(String::as_str).take(width).collect();
-                let row = engine.validate_one(
-                    usize::try_from(r.line).unwrap_or(0),
-                    &cells,
-                    &scope,
-                    today,
-                );
+                if let Some(previous) = r.depends_on {
+                    state.depends.insert(idx, previous);
+                }
+                let (row, depends) = state.validate(Some(idx), line, &cells, today);
+                state.set_depends(idx, depends);
                 if slots.len() <= idx {
                     slots.resize_with(idx + 1, || None);
                 }
                 slots[idx] = Some(row);
                 if r.acknowledged {
-                    acknowledged.insert(idx);
+                    state.acknowledged.insert(idx);
                 }
-                lines.insert(idx, usize::try_from(r.line).unwrap_or(0));
+                state.lines.insert(idx, line);
             }
+            let mut rows = Vec::with_capacity(slots.len());
             let mut removed = Vec::new();
             for (i, slot) in slots.into_iter().enumerate() {
                 match slot {
@@ -546,295 +792,22 @@ impl Staging {
                     }
                 }
             }
-            let mut batch = engine.batch(rows, Vec::new());
+            state.batch = engine.batch(rows, Vec::new());
             for i in removed {
-                batch.remove(i);
+                state.batch.remove(i);
             }
-            Ok(LoadedBatch {
-                version,
-                stamp,
-                area,
-                scope,
-                batch,
-                acknowledged,
-                lines,
-            })
+            Ok(state)
         })
         .await
         .map_err(|e| BatchError::Task(e.to_string()))?;
         let built = match built {
             Ok(built) => Arc::new(tokio::sync::Mutex::new(built)),
-            Err(refusal) => return Ok(Err(refusal)),
+            Err(refusal) => return Err(refusal.into()),
         };
         let mut caches = self.caches();
         caches.batches.retain(|(id, _)| *id != info.id);
         caches.batches.push_front((info.id, Arc::clone(&built)));
         caches.batches.truncate(CACHED_BATCHES);
-        Ok(Ok(built))
-    }
-
-    /// Runs `change` on the batch in memory and writes the rows it affected.
-    async fn change<F>(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-        action: AuditAction,
-        change: F,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError>
-    where
-        F: FnOnce(
-            &mut LoadedBatch,
-            &Engine,
-        ) -> Result<(Vec<usize>, Vec<usize>, serde_json::Value), Refusal>,
-    {
-        // The header as it is now, not as the caller read it: a row edit applies to the
-        // current batch, whatever changed since the page was loaded.
-        let info = &staging::batch(&self.db, info.instance_id, info.id).await?;
-        let index = self.index(info.instance_id).await?;
-        let loaded = match self.loaded(info, config, &index, operator.today).await? {
-            Ok(loaded) => loaded,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        let Some(kind) = config.contact_type(&info.contact_type) else {
-            return Ok(Err(Refusal::UnknownType(info.contact_type.clone())));
-        };
-        let validator = match Validator::new(kind) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(Refusal::Config(e.to_string()))),
-        };
-        let known = known_values(&validator, kind, &index.properties);
-        let mut guard = loaded.lock().await;
-        let engine = Engine::new(Arc::new(validator), Arc::clone(&index.index))
-            .with_known_values(Arc::new(known));
-        let expected_version = guard.version;
-        // From here the copy in memory is ahead of the database; if writing fails it is marked
-        // stale and rebuilt by the next request.
-        let (affected, removed, details) = match change(&mut guard, &engine) {
-            Ok(done) => done,
-            Err(refusal) => {
-                guard.version = -1;
-                return Ok(Err(refusal));
-            }
-        };
-        let upsert: Vec<RowRecord> = affected
-            .iter()
-            .filter_map(|&i| {
-                guard
-                    .batch
-                    .row(i)
-                    .map(|row| record(i, row, guard.acknowledged.contains(&i)))
-            })
-            .collect();
-        let written = staging::apply(
-            &self.db,
-            &operator.ctx,
-            info,
-            BatchChange {
-                action,
-                expected_version,
-                upsert: upsert.clone(),
-                remove: removed
-                    .iter()
-                    .map(|&i| i32::try_from(i).unwrap_or(i32::MAX))
-                    .collect(),
-                details,
-            },
-        )
-        .await;
-        match written {
-            Ok(after) => {
-                guard.version = after.version;
-                Ok(Ok((after, upsert)))
-            }
-            Err(error) => {
-                guard.version = -1;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// A row must have one value per CSV column of its user type.
-    fn check_width(config: &TenantConfig, info: &BatchInfo, raw: &[String]) -> Result<(), Refusal> {
-        let kind = config
-            .contact_type(&info.contact_type)
-            .ok_or_else(|| Refusal::UnknownType(info.contact_type.clone()))?;
-        let expected = Validator::new(kind)
-            .map_err(|e| Refusal::Config(e.to_string()))?
-            .columns()
-            .len();
-        if raw.len() == expected {
-            Ok(())
-        } else {
-            Err(Refusal::WrongWidth {
-                given: raw.len(),
-                expected,
-            })
-        }
-    }
-
-    /// Replaces the cells of row `idx` and re-validates it (and the rows it duplicates).
-    pub async fn edit_row(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-        idx: usize,
-        raw: Vec<String>,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        if let Err(refusal) = Self::check_width(config, info, &raw) {
-            return Ok(Err(refusal));
-        }
-        let today = operator.today;
-        let digests = CellDigests::new(&self.digester, info.tenant_id);
-        self.change(
-            operator,
-            info,
-            config,
-            AuditAction::StageRowEdited,
-            move |state, engine| {
-                let Some(before) = state.batch.row(idx) else {
-                    return Err(Refusal::Input("That row was removed.".to_owned()));
-                };
-                let before: Vec<String> = before.raw_values().map(str::to_owned).collect();
-                let line = state.lines.get(&idx).copied().unwrap_or(0);
-                let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
-                let row = engine.validate_one(line, &cells, &state.scope, today);
-                state.acknowledged.remove(&idx);
-                let affected = state.batch.replace(idx, row);
-                let changed = digests.changes(&headers(engine), &before, &raw);
-                Ok((
-                    affected,
-                    Vec::new(),
-                    json!({ "row": idx, "line": line, "changed": changed }),
-                ))
-            },
-        )
-        .await
-    }
-
-    /// Adds one row typed into the form.
-    pub async fn add_row(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-        raw: Vec<String>,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        if let Err(refusal) = Self::check_width(config, info, &raw) {
-            return Ok(Err(refusal));
-        }
-        let today = operator.today;
-        self.change(
-            operator,
-            info,
-            config,
-            AuditAction::StageRowAdded,
-            move |state, engine| {
-                let cells: Vec<&str> = raw.iter().map(String::as_str).collect();
-                let line = state.lines.values().copied().max().unwrap_or(1) + 1;
-                let row = engine.validate_one(line, &cells, &state.scope, today);
-                let (idx, affected) = state.batch.push(row);
-                state.lines.insert(idx, line);
-                Ok((affected, Vec::new(), json!({ "row": idx, "line": line })))
-            },
-        )
-        .await
-    }
-
-    /// Removes row `idx`.
-    pub async fn remove_row(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-        idx: usize,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        let digests = CellDigests::new(&self.digester, info.tenant_id);
-        self.change(
-            operator,
-            info,
-            config,
-            AuditAction::StageRowRemoved,
-            move |state, engine| {
-                let Some((removed, affected)) = state.batch.remove(idx) else {
-                    return Err(Refusal::Input("That row was already removed.".to_owned()));
-                };
-                state.acknowledged.remove(&idx);
-                let cells = digests.cells(&headers(engine), &removed);
-                Ok((
-                    affected,
-                    vec![idx],
-                    json!({ "row": idx, "line": removed.line(), "cells": cells }),
-                ))
-            },
-        )
-        .await
-    }
-
-    /// Marks row `idx`'s warnings as seen: it will be uploaded despite them.
-    pub async fn acknowledge(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-        idx: usize,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        self.change(
-            operator,
-            info,
-            config,
-            AuditAction::StageWarningsAcknowledged,
-            move |state, _| {
-                let Some(row) = state.batch.row(idx) else {
-                    return Err(Refusal::Input("That row was removed.".to_owned()));
-                };
-                let columns = audit_details::warning_columns(row.warnings());
-                let count = row.warnings().len();
-                state.acknowledged.insert(idx);
-                Ok((
-                    vec![idx],
-                    Vec::new(),
-                    json!({ "row": idx, "warnings": count, "columns": columns }),
-                ))
-            },
-        )
-        .await
-    }
-
-    /// Re-validates every row against the current place cache, within the batch's area.
-    pub async fn revalidate(
-        &self,
-        operator: &Operator,
-        info: &BatchInfo,
-        config: &TenantConfig,
-    ) -> Result<Result<(BatchInfo, Vec<RowRecord>), Refusal>, BatchError> {
-        let today = operator.today;
-        self.change(
-            operator,
-            info,
-            config,
-            AuditAction::StageRevalidated,
-            move |state, engine| {
-                let scope = &state.scope;
-                let rows: Vec<(usize, StagedRow)> = state
-                    .batch
-                    .rows()
-                    .map(|(i, row)| {
-                        let cells: Vec<&str> = row.raw_values().collect();
-                        (i, engine.validate_one(row.line(), &cells, scope, today))
-                    })
-                    .collect();
-                let mut affected = Vec::with_capacity(rows.len());
-                for (i, row) in rows {
-                    affected.extend(state.batch.replace(i, row));
-                }
-                affected.sort_unstable();
-                affected.dedup();
-                let rows = affected.len();
-                Ok((affected, Vec::new(), json!({ "rows": rows })))
-            },
-        )
-        .await
+        Ok(built)
     }
 }

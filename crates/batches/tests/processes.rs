@@ -4,22 +4,15 @@
 use chrono::Utc;
 use portal_batches::{Area, Operator, Staging};
 use portal_crypto::MasterKey;
+use portal_domain::RowStatus;
 use portal_store::AuditContext;
-use portal_store::places::{self, PlaceRecord};
-use portal_store::staging::{self, Status};
+use portal_store::places;
+use portal_store::staging::{self};
 
 const CONFIG: &str = include_str!("../../deploy-config/tests/fixtures/chis-ke.config.json");
 const CHP: &str = "d_community_health_volunteer_area";
 
-fn place(id: &str, kind: &str, name: &str, ancestors: &[&str]) -> PlaceRecord {
-    PlaceRecord {
-        id: id.into(),
-        contact_type: kind.into(),
-        name: name.into(),
-        ancestors: ancestors.iter().map(|s| (*s).to_owned()).collect(),
-        properties: serde_json::Map::new(),
-    }
-}
+use test_support::place;
 
 #[tokio::test]
 async fn edits_from_two_processes_land_on_the_current_batch() {
@@ -60,11 +53,7 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
         db.clone(),
         portal_crypto::AuditDigester::new(&portal_crypto::MasterKey::generate()),
     );
-    first
-        .save_config(&ctx, tenant, CONFIG)
-        .await
-        .unwrap()
-        .unwrap();
+    first.save_config(&ctx, tenant, CONFIG).await.unwrap();
     let config = first.config(tenant).await.unwrap().unwrap();
     let operator = Operator {
         ctx: ctx.clone(),
@@ -85,7 +74,6 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
             csv.as_bytes().to_vec(),
         )
         .await
-        .unwrap()
         .unwrap();
     assert_eq!((info.valid, info.warning, info.error), (0, 1, 1));
 
@@ -98,7 +86,6 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
     let (after, _) = second
         .edit_row(&operator, &info, &config, 1, cells("Kalawa", "0712345678"))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(
         (after.valid, after.warning, after.error),
@@ -111,7 +98,6 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
     let (after, changed) = first
         .edit_row(&operator, &info, &config, 1, cells("Kalawa", "0799000111"))
         .await
-        .unwrap()
         .unwrap();
     assert_eq!((after.valid, after.warning, after.error), (2, 0, 0));
     assert_eq!(
@@ -120,6 +106,6 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
         "the other row's duplicate warning went too"
     );
     let rows = staging::all_rows(&db, info.id).await.unwrap();
-    assert!(rows.iter().all(|r| r.status == Status::Valid));
+    assert!(rows.iter().all(|r| r.status == RowStatus::Valid));
     assert_eq!(rows[1].raw[1], "Kalawa");
 }

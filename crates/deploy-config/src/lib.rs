@@ -14,12 +14,18 @@
 //! [`ContactType::hierarchy_levels_sorted`] and [`ContactType::place_types`]. CSV headers are
 //! compared through [`header_key`].
 //!
+//! [`DeploymentConfig::profile`] is the deployment's behaviour that UMT keeps in code (Kenya's
+//! unit name suffix and the fields a CHP area copies from its unit) as data: a built-in profile
+//! chosen by the config's `name`, extended by its optional `portal.profile` block.
+//!
 //! The crate does no I/O.
 
 mod columns;
 mod js_regex;
 mod model;
 mod problem;
+mod profile;
+mod profile_block;
 mod raw;
 mod template;
 mod validate;
@@ -32,6 +38,11 @@ pub use model::{
     ExternalSource, HierarchyLevel, PropertyKind, Unique,
 };
 pub use problem::{ConfigProblem, render_check_json, render_problems_json};
+pub use profile::{
+    BUILT_IN_PROFILES, DeploymentProfile, InheritSource, InheritedProperty, PlaceTypeProfile,
+    ProfileBase, ProfileChoice, SourcePlace,
+};
+pub use profile_block::EXTENSION_KEY;
 pub use raw::RawConfig;
 pub use template::TEMPLATE_VARIABLES;
 

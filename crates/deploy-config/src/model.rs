@@ -9,6 +9,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::js_regex::JsRegex;
+use crate::profile::DeploymentProfile;
 
 /// A tenant's deployment config: the instances users log into and the types of user they create.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -29,9 +30,14 @@ pub struct DeploymentConfig {
     /// The navbar and login-page logo, a `data:image/…` URL.
     #[serde(rename = "logoBase64", skip_serializing_if = "Option::is_none")]
     pub logo_base64: Option<String>,
-    /// Top-level members this crate does not know, kept for round trips.
+    /// Top-level members this crate does not know, kept for round trips (the `name` and the
+    /// `portal` block among them).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The deployment profile in force, derived from `name`, the contact types and the `portal`
+    /// block (so not written back): see [`DeploymentConfig::profile`].
+    #[serde(skip)]
+    pub(crate) profile: DeploymentProfile,
 }
 
 /// One CHT instance users may log into.

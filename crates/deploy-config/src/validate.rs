@@ -433,6 +433,12 @@ impl Validator {
             self.check_filters(sources, &obj.path_of("external_sources"));
         }
 
+        let Node::Object(members) = root else {
+            return None;
+        };
+        let profile =
+            crate::profile_block::effective(members, contact_types.as_deref(), &mut self.problems);
+
         Some(DeploymentConfig {
             domains: domains?,
             idp_origins: idp_origins?,
@@ -441,6 +447,7 @@ impl Validator {
             contact_types: contact_types?,
             logo_base64: logo?,
             extra: obj.extra(),
+            profile,
         })
     }
 

@@ -10,6 +10,7 @@ mod ids;
 mod instance;
 mod password;
 pub mod place_path;
+mod staging;
 mod tenant;
 
 pub use access::{BuiltinRole, Permission, PermissionSet, RoleKey};
@@ -18,6 +19,7 @@ pub use email::Email;
 pub use ids::{InstanceId, TenantId, UserId};
 pub use instance::{BaseUrl, InstanceName, ServiceUsername};
 pub use password::{NewPassword, PasswordPolicyError};
+pub use staging::{ProblemKind, RowCounts, RowStatus};
 pub use tenant::{TenantName, TenantSlug};
 
 /// A value that failed validation, with a message meant for the person who typed it.

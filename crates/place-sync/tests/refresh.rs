@@ -30,9 +30,13 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
     let client =
         ChtClient::new(ChtConfig::new(&sim.base_url(), "medic", "password").unwrap()).unwrap();
 
-    let types = portal_place_sync::place_types(&client).await.unwrap();
+    // Without a deployment config, every place type of the instance's app_settings.
+    let refreshed = portal_place_sync::refresh(&db, &ctx, &client, tenant, instance, None, None)
+        .await
+        .unwrap();
+    assert_eq!(refreshed.source, portal_place_sync::TypeSource::AppSettings);
     assert_eq!(
-        types,
+        refreshed.types,
         [
             "a_county",
             "b_sub_county",
@@ -40,9 +44,6 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
             "d_community_health_volunteer_area"
         ]
     );
-    let refreshed = portal_place_sync::refresh(&db, &ctx, &client, tenant, instance, &types)
-        .await
-        .unwrap();
     // Pages of 1,000: the 3,000 places arrive over several requests, none lost or repeated.
     assert_eq!(refreshed.places, 3_000);
     assert_eq!(places::count(&db, instance).await.unwrap(), 3_000);

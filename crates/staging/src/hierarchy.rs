@@ -154,6 +154,23 @@ impl PlaceIndex {
         Ok(())
     }
 
+    /// Adds places staged elsewhere (other batches), in any order: all are inserted before any
+    /// is linked, so a staged place may be the parent of another. Records whose id is already
+    /// indexed are skipped and counted.
+    pub fn extend_staged(&mut self, records: impl IntoIterator<Item = PlaceRecord>) -> usize {
+        let first = self.places.len();
+        let mut skipped = 0;
+        for record in records {
+            if self.insert(record, true).is_err() {
+                skipped += 1;
+            }
+        }
+        for i in first..self.places.len() {
+            self.link(i);
+        }
+        skipped
+    }
+
     fn insert(&mut self, record: PlaceRecord, staged: bool) -> Result<usize, DuplicatePlace> {
         if self.by_id.contains_key(record.id.as_str()) {
             return Err(DuplicatePlace(record.id));

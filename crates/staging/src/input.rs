@@ -88,6 +88,8 @@ pub enum InputError {
         column: usize,
         max: usize,
     },
+    #[error("The value typed for \"{column}\" is longer than {max} bytes: shorten it.")]
+    TypedCellTooLong { column: String, max: usize },
     #[error(
         "Cell {cell} holds more than {max} bytes; at most {max} bytes are accepted in one cell. \
          Shorten it, save and upload again."
@@ -137,6 +139,8 @@ pub enum SourceFormat {
     },
     /// A spreadsheet workbook (its first sheet).
     Spreadsheet,
+    /// Typed into a form, cell by cell: never a file, never an export read back.
+    Form,
 }
 
 /// A decoded upload: the header cells and the data rows, all trimmed, with blank rows dropped.
@@ -207,6 +211,50 @@ impl<'a> Row<'a> {
 }
 
 impl Table {
+    /// One row typed into a form under `header` (missing trailing cells are empty), so it is
+    /// validated exactly as an uploaded row, but with its cells as typed: nothing is read back
+    /// as from an export (a typed `'=1` stays `'=1`). Its line is 2, as the first row of a file.
+    ///
+    /// # Errors
+    /// [`InputError::TypedCellTooLong`] for a cell over the limit, [`InputError::NoRows`] when
+    /// every cell is empty.
+    pub fn typed(
+        header: Vec<String>,
+        cells: &[String],
+        limits: &Limits,
+    ) -> Result<Self, InputError> {
+        let mut text = String::new();
+        let mut ends = Vec::with_capacity(header.len());
+        for (column, name) in header.iter().enumerate() {
+            let cell = cells.get(column).map_or("", |c| c.trim());
+            if cell.len() > limits.max_cell_bytes {
+                return Err(InputError::TypedCellTooLong {
+                    column: name.clone(),
+                    max: limits.max_cell_bytes,
+                });
+            }
+            text.push_str(cell);
+            ends.push(offset(text.len())?);
+        }
+        if text.is_empty() {
+            return Err(InputError::NoRows);
+        }
+        let len = offset(header.len())?;
+        Ok(Self {
+            format: SourceFormat::Form,
+            header,
+            header_line: 1,
+            notices: Vec::new(),
+            text,
+            ends,
+            rows: vec![RowSpan {
+                line: 2,
+                first: 0,
+                len,
+            }],
+        })
+    }
+
     /// Number of data rows.
     #[must_use]
     pub fn len(&self) -> usize {

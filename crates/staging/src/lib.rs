@@ -11,9 +11,12 @@
 //!    column, the value, what is wrong and how to fix it.
 //! 4. Edits go through [`Engine::validate_one`] and [`Batch::replace`], which keeps warnings
 //!    about duplicates among rows current without re-examining the batch.
+//! 5. [`inherit()`] applies the deployment profile to a new place: its final name and the
+//!    properties it copies from its parent or a sibling.
 
 mod generate;
 mod hierarchy;
+mod inherit;
 pub mod input;
 mod problem;
 mod rows;
@@ -22,13 +25,16 @@ mod values;
 mod warnings;
 
 pub use hierarchy::{DuplicatePlace, PlaceIndex, PlaceRecord, PlaceRef, Scope};
+pub use inherit::{
+    Inheritance, InheritedValue, MissingValue, Origin, PlaceSource, PlaceValues, inherit,
+};
 pub use input::{
     ColumnMap, ERRORS_HEADER, HeaderError, InputError, LINE_HEADER, Limits, Row, SourceFormat,
     Table, decode,
 };
 pub use problem::{Problem, ProblemKind};
 pub use rows::{
-    Batch, Counts, Engine, Field, RowStatus, StagedRow, StagingError, Validator, validate_batch,
+    Batch, Engine, Field, RowStatus, StagedRow, StagingError, Validator, validate_batch,
 };
 pub use text::sanitize_username;
 pub use values::{PropertyRule, REQUIRED};

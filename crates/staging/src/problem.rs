@@ -2,28 +2,7 @@
 
 use std::fmt;
 
-/// The kind of a [`Problem`], so the UI can group, count or filter without reading messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProblemKind {
-    /// The column is required and the cell is empty.
-    Required,
-    /// The value does not satisfy its property's type (bad phone, date, option, pattern, …).
-    Invalid,
-    /// No place of the level's type matches the name.
-    NotFound,
-    /// Several places match the name, even with the higher levels' help.
-    Ambiguous,
-    /// The place exists, but outside the operator's area.
-    OutOfScope,
-    /// The row has more or fewer cells than the header.
-    Ragged,
-    /// Warning: a place or contact on the instance already has this `unique` value.
-    DuplicateOnInstance,
-    /// Warning: another staged row has this `unique` value.
-    DuplicateStaged,
-    /// Warning: another staged row replaces the same place.
-    SameReplacement,
-}
+pub use portal_domain::ProblemKind;
 
 /// One problem (an error or a warning) of a staged row: which column, which value, what is wrong
 /// and how to fix it. The row itself is known from the [`crate::StagedRow`] that holds it.

@@ -64,16 +64,7 @@ pub struct Field {
     pub required: bool,
 }
 
-/// A row's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RowStatus {
-    /// Ready to upload.
-    Valid,
-    /// Valid, but with warnings the operator must dismiss before it is uploaded.
-    Warning,
-    /// Has errors; it cannot be uploaded until edited.
-    Error,
-}
+pub use portal_domain::RowStatus;
 
 /// One validated row.
 ///
@@ -192,6 +183,33 @@ impl StagedRow {
     #[must_use]
     pub fn depends_on_staged(&self) -> bool {
         self.places.iter().flatten().any(PlaceRef::is_staged)
+    }
+
+    /// Appends `note` to the message of the row's error of `kind` in `column`, to say why it
+    /// happened (a parent that was to be staged elsewhere and no longer is). `false` when the
+    /// row has no such error.
+    pub fn amend_problem(&mut self, kind: ProblemKind, column: &str, note: &str) -> bool {
+        let Some(problem) = self
+            .problems
+            .iter_mut()
+            .find(|p| p.kind == kind && p.column.as_deref() == Some(column))
+        else {
+            return false;
+        };
+        let message = problem.message.trim_end_matches('.');
+        problem.message = format!("{message}. {note}");
+        true
+    }
+
+    /// Adds warnings of the row's own (not about other staged rows), such as a value the
+    /// deployment profile could not copy.
+    pub fn add_own_warnings(&mut self, warnings: impl IntoIterator<Item = Problem>) {
+        for warning in warnings {
+            let at = (self.own_warnings as usize).min(self.warnings.len());
+            self.warnings.insert(at, warning);
+            self.own_warnings += 1;
+        }
+        self.refresh_status();
     }
 
     fn refresh_status(&mut self) {
@@ -477,6 +495,12 @@ impl Validator {
         self.levels
             .iter()
             .map(|(s, _)| (s.level, s.column.as_str(), s.contact_type.as_str()))
+    }
+
+    /// The field of the place's `name` (what a row that creates a place calls it).
+    #[must_use]
+    pub const fn place_name_field(&self) -> Option<usize> {
+        self.place_name
     }
 
     /// The rule of field `field`, to format or check one value on its own.
@@ -1090,17 +1114,6 @@ pub struct Batch {
     fields: Vec<usize>,
 }
 
-/// How many rows are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Ready to upload.
-    pub valid: usize,
-    /// With warnings only.
-    pub warning: usize,
-    /// With errors.
-    pub error: usize,
-}
-
 impl Batch {
     /// Things the uploader should know that are not errors: the file's encoding when converted,
     /// ignored columns.
@@ -1137,16 +1150,8 @@ impl Batch {
 
     /// Rows per status.
     #[must_use]
-    pub fn counts(&self) -> Counts {
-        let mut counts = Counts::default();
-        for (_, row) in self.rows() {
-            match row.status {
-                RowStatus::Valid => counts.valid += 1,
-                RowStatus::Warning => counts.warning += 1,
-                RowStatus::Error => counts.error += 1,
-            }
-        }
-        counts
+    pub fn counts(&self) -> portal_domain::RowCounts {
+        self.rows().map(|(_, row)| row.status).collect()
     }
 
     /// Replaces row `index` (from [`Engine::validate_one`] after an edit). Returns the indexes
@@ -1184,6 +1189,13 @@ impl Batch {
         let mut affected = Vec::new();
         self.index.sharing(&old.keys, &mut affected);
         Some((old, self.refresh_all(affected)))
+    }
+
+    /// Adds warnings of row `index`'s own ([`StagedRow::add_own_warnings`]).
+    pub fn add_own_warnings(&mut self, index: usize, warnings: Vec<Problem>) {
+        if let Some(row) = self.rows.get_mut(index).and_then(Option::as_mut) {
+            row.add_own_warnings(warnings);
+        }
     }
 
     /// Takes the rows out, in order, with their indexes.

@@ -12,6 +12,7 @@ pub mod entity;
 pub mod instances;
 pub mod invitations;
 pub mod oidc;
+pub mod people;
 pub mod places;
 pub mod rate_limit;
 pub mod second_factor;

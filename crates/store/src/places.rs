@@ -2,8 +2,8 @@
 //!
 //! Scopes are checked against it (a place's lineage says which subtrees it is in), the grant
 //! screen's place picker searches it, and staging resolves hierarchy columns against it.
-//! A refresh replaces the places of the refreshed types in one transaction, so readers see the
-//! old cache or the new one, never half of each.
+//! A refresh replaces the places of the refreshed types (with their people, [`crate::people`])
+//! in one transaction, so readers see the old cache or the new one, never half of each.
 
 use chrono::{DateTime, Utc};
 use portal_domain::{AuditAction, InstanceId, TargetKind, TenantId, place_path};
@@ -15,7 +15,8 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::access::{bump_revision, escape_like};
-use crate::entity::{place, place_sync};
+use crate::entity::{place, place_sync, place_type_gap};
+use crate::people::{self, PersonRecord};
 use crate::{AuditContext, AuditRecord, Result, audit};
 
 /// One place as read from CHT.
@@ -110,6 +111,28 @@ pub struct SyncStatus {
 
 const INSERT_CHUNK: usize = 500;
 
+/// A place type the tenant's deployment config uses that the instance's app_settings lack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeGap {
+    pub contact_type: String,
+    /// What in the config uses it, for people ("the place of \"Community Health Unit\"").
+    pub used_by: Vec<String>,
+}
+
+/// What one refresh read from CHT.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refresh {
+    /// The place types read; `records` are all of these types.
+    pub types: Vec<String>,
+    /// The whole cache is replaced (types no longer read are dropped), not only `types`.
+    pub whole: bool,
+    pub records: Vec<PlaceRecord>,
+    /// The primary contacts of `records` whose fields staging compares.
+    pub people: Vec<PersonRecord>,
+    /// Types the config uses that the instance lacks (they were not read).
+    pub gaps: Vec<TypeGap>,
+}
+
 /// Replaces the cached places of `types` with `records` (which must all be of those types), in
 /// one transaction with its audit event.
 pub async fn replace_types(
@@ -120,12 +143,55 @@ pub async fn replace_types(
     types: &[String],
     records: Vec<PlaceRecord>,
 ) -> Result<u64> {
+    replace(
+        db,
+        ctx,
+        tenant_id,
+        instance_id,
+        Refresh {
+            types: types.to_vec(),
+            records,
+            ..Refresh::default()
+        },
+    )
+    .await
+}
+
+/// Replaces the cache with what a refresh read (the places of its types, their people, and
+/// the gaps it found), in one transaction with its audit event. Returns the places stored.
+pub async fn replace(
+    db: &DatabaseConnection,
+    ctx: &AuditContext,
+    tenant_id: TenantId,
+    instance_id: InstanceId,
+    refresh: Refresh,
+) -> Result<u64> {
+    let Refresh {
+        types,
+        whole,
+        records,
+        people: persons,
+        gaps,
+    } = refresh;
     let txn = db.begin().await?;
-    place::Entity::delete_many()
-        .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
-        .filter(place::Column::ContactType.is_in(types.iter().cloned()))
-        .exec(&txn)
-        .await?;
+    let mut delete_places =
+        place::Entity::delete_many().filter(place::Column::InstanceId.eq(instance_id.as_uuid()));
+    let mut delete_sync = place_sync::Entity::delete_many()
+        .filter(place_sync::Column::InstanceId.eq(instance_id.as_uuid()));
+    let mut delete_gaps = place_type_gap::Entity::delete_many()
+        .filter(place_type_gap::Column::InstanceId.eq(instance_id.as_uuid()));
+    if !whole {
+        delete_places =
+            delete_places.filter(place::Column::ContactType.is_in(types.iter().cloned()));
+        delete_sync =
+            delete_sync.filter(place_sync::Column::ContactType.is_in(types.iter().cloned()));
+        let noted = types.iter().chain(gaps.iter().map(|g| &g.contact_type));
+        delete_gaps = delete_gaps.filter(place_type_gap::Column::ContactType.is_in(noted.cloned()));
+    }
+    delete_places.exec(&txn).await?;
+    delete_sync.exec(&txn).await?;
+    delete_gaps.exec(&txn).await?;
+    people::delete(&txn, instance_id, (!whole).then_some(types.as_slice())).await?;
     let mut counts: std::collections::BTreeMap<&str, i64> =
         types.iter().map(|t| (t.as_str(), 0)).collect();
     let total = records.len() as u64;
@@ -152,12 +218,8 @@ pub async fn replace_types(
         }
         place::Entity::insert_many(chunk).exec(&txn).await?;
     }
+    let people_values = people::insert(&txn, instance_id, persons).await?;
     for (contact_type, count) in &counts {
-        place_sync::Entity::delete_many()
-            .filter(place_sync::Column::InstanceId.eq(instance_id.as_uuid()))
-            .filter(place_sync::Column::ContactType.eq(*contact_type))
-            .exec(&txn)
-            .await?;
         place_sync::Entity::insert(place_sync::ActiveModel {
             instance_id: Set(instance_id.as_uuid()),
             contact_type: Set((*contact_type).to_owned()),
@@ -167,19 +229,51 @@ pub async fn replace_types(
         .exec(&txn)
         .await?;
     }
+    for gap in &gaps {
+        place_type_gap::Entity::insert(place_type_gap::ActiveModel {
+            instance_id: Set(instance_id.as_uuid()),
+            contact_type: Set(gap.contact_type.clone()),
+            used_by: Set(serde_json::Value::from(gap.used_by.clone()).to_string()),
+            noted_at: Set(ctx.now),
+        })
+        .exec(&txn)
+        .await?;
+    }
+    let missing: Vec<&str> = gaps.iter().map(|g| g.contact_type.as_str()).collect();
     audit::record(
         &txn,
         ctx,
         AuditRecord::new(AuditAction::PlacesRefreshed)
             .tenant(tenant_id)
             .target(TargetKind::Instance, instance_id)
-            .details(json!({ "types": types, "places": total })),
+            .details(json!({
+                "types": types,
+                "places": total,
+                "people_values": people_values,
+                "missing_types": missing,
+            })),
     )
     .await?;
     // A place that moved changes who may act on it.
     bump_revision(&txn).await?;
     txn.commit().await?;
     Ok(total)
+}
+
+/// The place types the config uses that the instance lacked at the last refresh.
+pub async fn gaps(db: &DatabaseConnection, instance_id: InstanceId) -> Result<Vec<TypeGap>> {
+    let models = place_type_gap::Entity::find()
+        .filter(place_type_gap::Column::InstanceId.eq(instance_id.as_uuid()))
+        .order_by_asc(place_type_gap::Column::ContactType)
+        .all(db)
+        .await?;
+    Ok(models
+        .into_iter()
+        .map(|m| TypeGap {
+            used_by: serde_json::from_str(&m.used_by).unwrap_or_default(),
+            contact_type: m.contact_type,
+        })
+        .collect())
 }
 
 pub async fn get(

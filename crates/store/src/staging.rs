@@ -5,7 +5,9 @@
 //! without validating again. Every change bumps the batch's `version` in the same transaction.
 
 use chrono::{DateTime, Utc};
-use portal_domain::{AuditAction, InstanceId, TargetKind, TenantId};
+use portal_domain::{
+    AuditAction, InstanceId, ProblemKind, RowCounts, RowStatus, TargetKind, TenantId,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -14,6 +16,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+mod parents;
+
+pub use parents::{StagedPlace, dependents, error_rows, rows_at, staged_places};
 
 use crate::access::escape_like;
 use crate::entity::{deployment_config, staged_row, staging_batch};
@@ -72,41 +78,11 @@ pub async fn save_config(
 /// One problem of a row, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredProblem {
-    pub kind: String,
+    pub kind: ProblemKind,
     pub column: Option<String>,
     pub value: String,
     pub message: String,
     pub fix: String,
-}
-
-/// Row status as stored and filtered on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Valid,
-    Warning,
-    Error,
-}
-
-impl Status {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        }
-    }
-
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "valid" => Some(Self::Valid),
-            "warning" => Some(Self::Warning),
-            "error" => Some(Self::Error),
-            _ => None,
-        }
-    }
 }
 
 /// One staged row.
@@ -114,7 +90,7 @@ impl Status {
 pub struct RowRecord {
     pub idx: i32,
     pub line: i32,
-    pub status: Status,
+    pub status: RowStatus,
     pub raw: Vec<String>,
     pub problems: Vec<StoredProblem>,
     pub warnings: Vec<StoredProblem>,
@@ -123,12 +99,65 @@ pub struct RowRecord {
     /// Cells of the uploaded columns the template does not have, in header order (kept for the
     /// export; empty when the upload had none). A change that leaves it empty keeps the stored one.
     pub extra: Vec<String>,
+    /// The place the row creates, when it creates one (not a replacement, name known).
+    pub place: Option<RowPlace>,
+    /// The staged row that creates this row's parent.
+    pub depends_on: Option<Dependency>,
+}
+
+/// The place a staged row will create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowPlace {
+    /// Its name as it will be written.
+    pub name: String,
+    /// Its parent: a CHT id, or a staged place's id ([`Dependency::place_id`]).
+    pub parent_id: Option<String>,
+    /// The properties it is written with (its name aside), copied ones included.
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// The properties copied from another place by the deployment profile.
+    pub inherited: Vec<CopiedValue>,
+}
+
+/// A property the deployment profile copies onto a new place, and where from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopiedValue {
+    pub property: String,
+    pub value: String,
+    /// Where it was read, for people (`code of the parent "Kalawa Community Health Unit"`).
+    pub from: String,
+}
+
+/// A staged row that another row waits for: it creates that row's parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dependency {
+    pub batch: Uuid,
+    pub idx: i32,
+    /// Its line in its own upload, for messages.
+    pub line: i32,
+}
+
+impl Dependency {
+    const PREFIX: &'static str = "staged:";
+
+    /// The id a place staged by row `idx` of `batch` has until it is created in CHT.
+    #[must_use]
+    pub fn place_id(batch: Uuid, idx: i32) -> String {
+        format!("{}{batch}:{idx}", Self::PREFIX)
+    }
+
+    /// The batch and row of a staged place's id; `None` for a CHT id.
+    #[must_use]
+    pub fn parse_place_id(id: &str) -> Option<(Uuid, i32)> {
+        let (batch, idx) = id.strip_prefix(Self::PREFIX)?.split_once(':')?;
+        Some((batch.parse().ok()?, idx.parse().ok()?))
+    }
 }
 
 /// The columns of `staged_rows`, in the order [`insert_rows`] writes them.
-const ROW_COLUMNS: &str =
-    "batch_id, idx, line, status, raw, problems, warnings, acknowledged, extra_cells";
-const ROW_VALUES: usize = 9;
+const ROW_COLUMNS: &str = "batch_id, idx, line, status, raw, problems, warnings, acknowledged, \
+     extra_cells, place_name, parent_id, place_properties, place_inherited, depends_on_batch, \
+     depends_on_idx, depends_on_line";
+const ROW_VALUES: usize = 16;
 
 /// JSON text of a row's lists (strings and plain structs: serialising cannot fail).
 fn json_text<T: Serialize>(value: &T) -> String {
@@ -136,22 +165,95 @@ fn json_text<T: Serialize>(value: &T) -> String {
 }
 
 impl RowRecord {
+    /// The stored columns after `batch_id`, in [`ROW_COLUMNS`] order.
+    fn columns(&self) -> RowColumns<'_> {
+        let place = self.place.as_ref();
+        RowColumns {
+            a: self.idx,
+            b: self.line,
+            c: self.status.as_str(),
+            d: json_text(&self.raw),
+            e: json_text(&self.problems),
+            f: json_text(&self.warnings),
+            g: self.acknowledged,
+            h: (!self.extra.is_empty()).then(|| json_text(&self.extra)),
+            i: place.map(|p| p.name.as_str()),
+            j: place.and_then(|p| p.parent_id.as_deref()),
+            k: place
+                .filter(|p| !p.properties.is_empty())
+                .map(|p| json_text(&p.properties)),
+            l: place
+                .filter(|p| !p.inherited.is_empty())
+                .map(|p| json_text(&p.inherited)),
+            m: self.depends_on.map(|d| d.batch),
+            n: self.depends_on.map(|d| d.idx),
+            o: self.depends_on.map(|d| d.line),
+        }
+    }
+
     fn values(&self, batch: Uuid, out: &mut Vec<sea_orm::Value>) {
+        let c = self.columns();
         out.extend([
             batch.into(),
-            self.idx.into(),
-            self.line.into(),
-            self.status.as_str().into(),
-            json_text(&self.raw).into(),
-            json_text(&self.problems).into(),
-            json_text(&self.warnings).into(),
-            self.acknowledged.into(),
-            (!self.extra.is_empty())
-                .then(|| json_text(&self.extra))
-                .into(),
+            c.a.into(),
+            c.b.into(),
+            c.c.into(),
+            c.d.into(),
+            c.e.into(),
+            c.f.into(),
+            c.g.into(),
+            c.h.into(),
+            c.i.map(str::to_owned).into(),
+            c.j.map(str::to_owned).into(),
+            c.k.into(),
+            c.l.into(),
+            c.m.into(),
+            c.n.into(),
+            c.o.into(),
         ]);
     }
 }
+
+/// A row's stored columns after `batch_id`. Also one element of the JSON array PostgreSQL
+/// unpacks with `json_to_recordset` ([`PG_INSERT`]): short keys, as they repeat on every row;
+/// absent members read as NULL.
+#[derive(Serialize)]
+struct RowColumns<'a> {
+    a: i32,
+    b: i32,
+    c: &'a str,
+    d: String,
+    e: String,
+    f: String,
+    g: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    i: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    j: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    k: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    l: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    m: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    o: Option<i32>,
+}
+
+/// PostgreSQL's insert: a chunk of rows as one JSON document in one bound parameter, unpacked
+/// by the server, instead of 16 parameters per row (parsing, binding and planning a statement
+/// of 48,000 parameters cost more than storing the rows). Stays in the caller's transaction,
+/// which `COPY` through sea-orm cannot.
+const PG_INSERT: &str = "INSERT INTO staged_rows (batch_id, idx, line, status, raw, problems, \
+     warnings, acknowledged, extra_cells, place_name, parent_id, place_properties, \
+     place_inherited, depends_on_batch, depends_on_idx, depends_on_line) \
+     SELECT $1, x.a, x.b, x.c, x.d, x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m, x.n, x.o \
+     FROM json_to_recordset($2::json) AS x(a integer, b integer, c text, d text, e text, \
+     f text, g boolean, h text, i text, j text, k text, l text, m uuid, n integer, o integer)";
 
 impl TryFrom<staged_row::Model> for RowRecord {
     type Error = StoreError;
@@ -166,7 +268,7 @@ impl TryFrom<staged_row::Model> for RowRecord {
         Ok(Self {
             idx: m.idx,
             line: m.line,
-            status: Status::parse(&m.status).unwrap_or(Status::Error),
+            status: RowStatus::parse(&m.status).unwrap_or(RowStatus::Error),
             raw: serde_json::from_str(&m.raw).map_err(|e| unreadable("cells", e))?,
             problems: serde_json::from_str(&m.problems).map_err(|e| unreadable("problems", e))?,
             warnings: serde_json::from_str(&m.warnings).map_err(|e| unreadable("warnings", e))?,
@@ -174,6 +276,33 @@ impl TryFrom<staged_row::Model> for RowRecord {
             extra: match &m.extra_cells {
                 Some(text) => serde_json::from_str(text).map_err(|e| unreadable("cells", e))?,
                 None => Vec::new(),
+            },
+            place: match m.place_name {
+                Some(name) => {
+                    Some(RowPlace {
+                        name,
+                        parent_id: m.parent_id,
+                        properties: match &m.place_properties {
+                            Some(text) => serde_json::from_str(text)
+                                .map_err(|e| unreadable("properties", e))?,
+                            None => std::collections::BTreeMap::new(),
+                        },
+                        inherited: match &m.place_inherited {
+                            Some(text) => serde_json::from_str(text)
+                                .map_err(|e| unreadable("properties", e))?,
+                            None => Vec::new(),
+                        },
+                    })
+                }
+                None => None,
+            },
+            depends_on: match (m.depends_on_batch, m.depends_on_idx) {
+                (Some(batch), Some(idx)) => Some(Dependency {
+                    batch,
+                    idx,
+                    line: m.depends_on_line.unwrap_or(0),
+                }),
+                _ => None,
             },
         })
     }
@@ -251,6 +380,19 @@ const INSERT_CHUNK: usize = 3000;
 
 async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord]) -> Result<()> {
     let backend = db.get_database_backend();
+    if backend == sea_orm::DbBackend::Postgres {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let columns: Vec<RowColumns<'_>> = chunk.iter().map(RowRecord::columns).collect();
+            db.execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                PG_INSERT,
+                [batch.into(), json_text(&columns).into()],
+            ))
+            .await?;
+        }
+        return Ok(());
+    }
+    // SQLite: many rows per statement, each value bound.
     let mut values = Vec::with_capacity(INSERT_CHUNK * ROW_VALUES);
     for chunk in rows.chunks(INSERT_CHUNK) {
         values.clear();
@@ -265,13 +407,7 @@ async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord])
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                match backend {
-                    sea_orm::DbBackend::Postgres => {
-                        sql.push('$');
-                        sql.push_str(&(r * ROW_VALUES + c + 1).to_string());
-                    }
-                    _ => sql.push('?'),
-                }
+                sql.push('?');
             }
             sql.push(')');
         }
@@ -285,42 +421,21 @@ async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord])
     Ok(())
 }
 
-/// How many rows of a new batch are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub valid: i32,
-    pub warning: i32,
-    pub error: i32,
-}
-
-impl Counts {
-    #[must_use]
-    pub fn of(rows: &[RowRecord]) -> Self {
-        let count = |s: Status| {
-            i32::try_from(rows.iter().filter(|r| r.status == s).count()).unwrap_or(i32::MAX)
-        };
-        Self {
-            valid: count(Status::Valid),
-            warning: count(Status::Warning),
-            error: count(Status::Error),
-        }
-    }
-}
-
 /// Stores a new batch and all its rows, with the upload's audit event, in one transaction.
 pub async fn create_batch(
     db: &DatabaseConnection,
     ctx: &AuditContext,
     new: NewBatch,
-    counts: Counts,
+    counts: RowCounts,
     rows: impl Iterator<Item = RowRecord>,
 ) -> Result<BatchInfo> {
     let id = Uuid::now_v7();
-    let Counts {
-        valid,
-        warning,
-        error,
-    } = counts;
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let (valid, warning, error) = (
+        count(counts.valid),
+        count(counts.warning),
+        count(counts.error),
+    );
     let txn = db.begin().await?;
     let model = staging_batch::ActiveModel {
         id: Set(id),
@@ -395,7 +510,7 @@ pub async fn batches(db: &DatabaseConnection, instance: InstanceId) -> Result<Ve
 /// Which rows of a page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RowQuery {
-    pub status: Option<Status>,
+    pub status: Option<RowStatus>,
     /// Case-insensitive text any cell contains.
     pub search: String,
     pub offset: u64,
@@ -479,7 +594,7 @@ pub async fn error_rows_after(
 ) -> Result<Vec<RowRecord>> {
     let mut query = staged_row::Entity::find()
         .filter(staged_row::Column::BatchId.eq(batch))
-        .filter(staged_row::Column::Status.eq(Status::Error.as_str()));
+        .filter(staged_row::Column::Status.eq(RowStatus::Error.as_str()));
     if let Some(after) = after {
         query = query.filter(staged_row::Column::Idx.gt(after));
     }
@@ -575,9 +690,9 @@ pub async fn apply(
         .all(&txn)
         .await?;
     for (status, n) in grouped {
-        let slot = match Status::parse(&status) {
-            Some(Status::Valid) => 0,
-            Some(Status::Warning) => 1,
+        let slot = match RowStatus::parse(&status) {
+            Some(RowStatus::Valid) => 0,
+            Some(RowStatus::Warning) => 1,
             _ => 2,
         };
         counts[slot] += i32::try_from(n).unwrap_or(i32::MAX);

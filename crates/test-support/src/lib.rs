@@ -70,3 +70,31 @@ pub async fn tenant_with_instance(
     .id;
     (tenant, instance)
 }
+
+/// A cached place as a refresh stores it. Units (`c_community_health_unit`) carry the codes
+/// Kenya's CHP areas copy from them, different per unit as on CHT.
+#[must_use]
+pub fn place(
+    id: &str,
+    kind: &str,
+    name: &str,
+    ancestors: &[&str],
+) -> portal_store::places::PlaceRecord {
+    let mut properties = serde_json::Map::new();
+    if kind == "c_community_health_unit" {
+        let n = id.bytes().map(u32::from).sum::<u32>() % 900;
+        properties.insert("code".into(), format!("100{n:03}").into());
+        properties.insert("link_facility_code".into(), format!("10{n:03}").into());
+        properties.insert(
+            "link_facility_name".into(),
+            format!("{name} Dispensary").into(),
+        );
+    }
+    portal_store::places::PlaceRecord {
+        id: id.to_owned(),
+        contact_type: kind.to_owned(),
+        name: name.to_owned(),
+        ancestors: ancestors.iter().map(|s| (*s).to_owned()).collect(),
+        properties,
+    }
+}

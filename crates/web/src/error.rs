@@ -4,6 +4,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use portal_batches::BatchError;
+use portal_cht_pool::PoolError;
 use portal_store::StoreError;
 
 use crate::views;
@@ -28,6 +30,13 @@ pub enum AppError {
     Csrf(&'static str),
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// A staging service error: a refusal of the person's request is shown to them (422), a
+    /// batch outside their area answers as one that does not exist.
+    #[error("{0}")]
+    Staging(#[from] BatchError),
+    /// No CHT client for the instance (`portal-cht-pool`).
+    #[error("{0}")]
+    Cht(#[from] PoolError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -91,6 +100,23 @@ impl IntoResponse for AppError {
                 views::error_page(StatusCode::CONFLICT, "Cannot do that", &message)
             }
             Self::Store(error) => internal(&error),
+            Self::Staging(BatchError::Refused(refusal)) => views::error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Nothing was staged or changed",
+                &refusal.to_string(),
+            ),
+            Self::Staging(BatchError::Hidden) => {
+                let mut response = Self::NotFound("batch").into_response();
+                // Still a refusal: recorded in the audit trail like any other.
+                response.extensions_mut().insert(crate::denials::Refused);
+                response
+            }
+            Self::Staging(BatchError::Store(error)) => Self::Store(error).into_response(),
+            Self::Staging(error) => internal(&error),
+            Self::Cht(PoolError::UnknownInstance) => Self::NotFound("CHT instance").into_response(),
+            // Unopenable credentials or unusable stored settings: the administrator's problem,
+            // logged with the request id.
+            Self::Cht(error) => internal(&error),
             Self::Internal(error) => internal(&*error),
         }
     }
@@ -108,4 +134,21 @@ fn internal(error: &dyn std::error::Error) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_errors_answer_like_the_instance_they_name() {
+        // Another tenant's instance is not found either: its existence is not confirmed.
+        let unknown: AppError = PoolError::UnknownInstance.into();
+        assert_eq!(unknown.into_response().status(), StatusCode::NOT_FOUND);
+        let changing: AppError = PoolError::Changing(portal_domain::InstanceId::new()).into();
+        assert_eq!(
+            changing.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

@@ -3,7 +3,6 @@
 
 mod assets;
 pub mod authz;
-mod cht;
 mod clock;
 mod context;
 mod csrf;

@@ -9,7 +9,6 @@ use portal_store::sessions::SessionPolicy;
 use portal_store::throttle::ThrottlePolicy;
 
 use crate::Clock;
-use crate::cht::ChtClients;
 
 /// The web settings derived from [`Config`].
 #[derive(Debug, Clone)]
@@ -118,7 +117,8 @@ pub struct Inner {
     pub master_key: MasterKey,
     pub settings: WebSettings,
     pub clock: Clock,
-    pub cht: ChtClients,
+    /// One CHT client per instance (`portal-cht-pool`), shared by every request.
+    pub cht: portal_cht_pool::ChtPool,
     /// casbin-backed permission and scope checks, shared by every request.
     pub access: portal_access::Authorizer,
     /// OpenID Connect back channel, with discovery cached per issuer.
@@ -142,11 +142,11 @@ impl AppState {
                 db.clone(),
                 portal_crypto::AuditDigester::new(&master_key),
             ),
+            cht: portal_cht_pool::ChtPool::new(db.clone(), master_key.clone()),
             db,
             master_key,
             settings,
             clock,
-            cht: ChtClients::default(),
             denials: crate::denials::DenialLimiter::default(),
             password_checks: tokio::sync::Semaphore::new(
                 2 * std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),

@@ -301,7 +301,9 @@ pub fn expected(actor: &Actor, case: &Case, position: Position) -> Outcome {
             let needed = PermissionSet::new(needed.iter().chain([Permission::Grant]));
             holds(&grant_spot(position), needed)
         }
-        Expect::Batch(p) => holds(&batch_spot(position), one(p)),
+        // A batch outside the person's area answers like one that does not exist, so batch
+        // ids cannot be probed (still a refusal, audited).
+        Expect::Batch(p) if !holds(&batch_spot(position), one(p)) => return Outcome::NotFound,
         _ => true,
     };
     if allowed {

@@ -3,10 +3,12 @@
 //! the next one depends on.
 
 use chrono::Utc;
-use portal_domain::{BuiltinRole, InstanceId, Permission, PermissionSet, RoleKey, TenantId};
+use portal_domain::{
+    BuiltinRole, InstanceId, Permission, PermissionSet, RoleKey, RowStatus, TenantId,
+};
 use portal_store::AuditContext;
 use portal_store::access::GrantScope;
-use portal_store::staging::{self, Counts, NewBatch, RowRecord, Status};
+use portal_store::staging::{self, NewBatch, RowRecord};
 
 use super::expect::Position;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
@@ -58,7 +60,7 @@ async fn batch(
             notices: vec![],
             upload_header: None,
         },
-        Counts {
+        portal_domain::RowCounts {
             valid: 1,
             warning: 0,
             error: 0,
@@ -66,7 +68,7 @@ async fn batch(
         [RowRecord {
             idx: 0,
             line: 2,
-            status: Status::Valid,
+            status: RowStatus::Valid,
             raw: ["", "Westlands", "", "Mary Wanjiku", "0712345678", ""]
                 .map(str::to_owned)
                 .to_vec(),
@@ -74,6 +76,8 @@ async fn batch(
             warnings: vec![],
             acknowledged: false,
             extra: vec![],
+            place: None,
+            depends_on: None,
         }]
         .into_iter(),
     )

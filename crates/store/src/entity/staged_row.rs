@@ -18,6 +18,17 @@ pub struct Model {
     pub acknowledged: bool,
     /// JSON array of the row's cells in the uploaded columns the template does not have.
     pub extra_cells: Option<String>,
+    /// The place the row creates: its name and resolved parent (`staged:<batch>:<row>` when the
+    /// parent is itself staged); `None` for a replacement.
+    pub place_name: Option<String>,
+    pub parent_id: Option<String>,
+    /// JSON object of the place's properties; JSON array of those copied from another place.
+    pub place_properties: Option<String>,
+    pub place_inherited: Option<String>,
+    /// The staged row that creates this row's parent (kept while it is removed or has errors).
+    pub depends_on_batch: Option<Uuid>,
+    pub depends_on_idx: Option<i32>,
+    pub depends_on_line: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -93,36 +93,6 @@ async fn target_of(state: &AppState, scope: &GrantScope) -> AppResult<Target> {
     })
 }
 
-/// Can the person give (or take away) `role` at `target`? `Err` says why not, for the form.
-async fn may_delegate(
-    state: &AppState,
-    authorized: &Authorized,
-    role: &Role,
-    target: &Target,
-) -> AppResult<Result<(), String>> {
-    let held = authorized.held_at(state, target).await?;
-    if !held.contains(Permission::Grant) {
-        return Ok(Err(
-            "You cannot give access there: it is outside the area where you manage access."
-                .to_owned(),
-        ));
-    }
-    let missing: Vec<_> = role
-        .permissions
-        .iter()
-        .filter(|p| !held.contains(*p))
-        .map(Permission::as_str)
-        .collect();
-    if !missing.is_empty() {
-        return Ok(Err(format!(
-            "You can only give roles whose permissions you hold there yourself. {} also allows: {}.",
-            role.name,
-            missing.join(", ")
-        )));
-    }
-    Ok(Ok(()))
-}
-
 /// Whether the person holds `grant` on the tenant or anywhere in one of its instances.
 async fn manages_access_somewhere(state: &AppState, authorized: &Authorized) -> AppResult<bool> {
     let tenant = authorized.tenant.id;
@@ -158,14 +128,10 @@ async fn visible_grants(
             continue;
         }
         let role = role_named(roles, &listing.grant.role_key);
-        let own = listing.user.id == authorized.principal.user_id;
-        let revocable = !own
-            && match role {
-                Some(role) => may_delegate(state, authorized, &role, &target)
-                    .await?
-                    .is_ok(),
-                None => true,
-            };
+        let held = authorized.held_at(state, &target).await?;
+        let revocable =
+            delegation::may_revoke(&authorized.principal, listing.user.id, role.as_ref(), &held)
+                .is_ok();
         grants.push((listing, revocable));
     }
     Ok(grants)

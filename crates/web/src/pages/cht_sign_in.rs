@@ -218,7 +218,7 @@ async fn check(
         ));
     };
     let instance = instances::get(&state.db, tenant, instance_id).await?;
-    let client = state.cht.for_instance(state, &instance).await?;
+    let client = state.cht.for_instance(&instance).await?;
     let checked = match client.check_credentials(username.as_str(), &password).await {
         Err(error) => Checked::Unreachable(instance.name, error),
         Ok(CredentialCheck::Refused) => Checked::Refused(Refusal::ChtRefused, None),

@@ -82,11 +82,7 @@ async fn page(
     notice: Option<Notice>,
 ) -> AppResult<Markup> {
     let tenant = &authorized.tenant;
-    let stored = state
-        .staging
-        .config(tenant.id)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let stored = state.staging.config(tenant.id).await?;
     let instances = instances::list_for_tenant(&state.db, tenant.id).await?;
     let manage_instances = authorized
         .allows(state, &Target::Tenant, Permission::ManageInstances)
@@ -153,11 +149,7 @@ pub async fn show(
     authorized: Authorized,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Markup> {
-    let stored = state
-        .staging
-        .config(authorized.tenant.id)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let stored = state.staging.config(authorized.tenant.id).await?;
     let document = stored.map(|c| c.document).unwrap_or_default();
     page(
         &state,
@@ -187,7 +179,6 @@ async fn save_document(
         .staging
         .save_config(&current.audit(state), authorized.tenant.id, document)
         .await
-        .map_err(anyhow::Error::from)?
     {
         Ok(_) => Ok(Redirect::to(&format!(
             "/tenants/{}/config?notice={}",
@@ -195,7 +186,7 @@ async fn save_document(
             Notice::ConfigSaved.code()
         ))
         .into_response()),
-        Err(problems) => {
+        Err(portal_batches::BatchError::InvalidConfig(problems)) => {
             let markup = page(
                 state,
                 current,
@@ -208,6 +199,7 @@ async fn save_document(
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, markup).into_response())
         }
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -294,12 +286,7 @@ pub async fn import_domains(
             _ => {}
         }
     }
-    let Some(config) = state
-        .staging
-        .config(authorized.tenant.id)
-        .await
-        .map_err(anyhow::Error::from)?
-    else {
+    let Some(config) = state.staging.config(authorized.tenant.id).await? else {
         return Err(AppError::NotFound("deployment config"));
     };
     let mut errors = FieldErrors::default();

@@ -93,7 +93,7 @@ pub async fn test(
 ) -> AppResult<Response> {
     let tenant = &authorized.tenant;
     let instance = authorized.instance()?;
-    let client = state.cht.for_instance(&state, instance).await?;
+    let client = state.cht.for_instance(instance).await?;
     let result = client.test_connection().await;
     // Audited: it sends the stored credentials to the configured address.
     let details = match &result {

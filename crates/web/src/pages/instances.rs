@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use portal_domain::{BaseUrl, InstanceName, ServiceUsername};
 use portal_store::instances::{self, InstanceFields, ServicePassword};
+use portal_store::places::{self, TypeGap};
 use portal_store::{StoreError, tenants};
 use serde::Deserialize;
 
@@ -96,6 +97,8 @@ struct FormPage<'a> {
     errors: &'a FieldErrors,
     notice: Option<Notice>,
     connection: Option<&'a Result<ConnectionReport, ChtError>>,
+    /// Config place types the instance lacked at the last place refresh.
+    gaps: &'a [TypeGap],
 }
 
 fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
@@ -122,6 +125,7 @@ fn form_page(current: &CurrentUser, page: &FormPage<'_>) -> Markup {
         &html! {
             div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / " (title) }
             h1 { (title) }
+            (super::places::gap_notices(page.gaps))
             @if let Some(instance) = page.instance {
                 div.card {
                     dl.facts {
@@ -198,6 +202,7 @@ pub async fn new(current: CurrentUser, authorized: Authorized) -> AppResult<Mark
             errors: &FieldErrors::default(),
             notice: None,
             connection: None,
+            gaps: &[],
         },
     ))
 }
@@ -248,6 +253,7 @@ pub async fn create(
             errors: &errors,
             notice: None,
             connection: None,
+            gaps: &[],
         },
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
@@ -260,6 +266,17 @@ pub fn render_instance_page(
     instance: &instances::Instance,
     connection: Option<&Result<ConnectionReport, ChtError>>,
     notice: Option<Notice>,
+) -> Markup {
+    instance_page(current, tenant, instance, connection, notice, &[])
+}
+
+fn instance_page(
+    current: &CurrentUser,
+    tenant: &tenants::Tenant,
+    instance: &instances::Instance,
+    connection: Option<&Result<ConnectionReport, ChtError>>,
+    notice: Option<Notice>,
+    gaps: &[TypeGap],
 ) -> Markup {
     let form = InstanceForm {
         name: instance.name.clone(),
@@ -276,6 +293,7 @@ pub fn render_instance_page(
             errors: &FieldErrors::default(),
             notice,
             connection,
+            gaps,
         },
     )
 }
@@ -294,20 +312,23 @@ pub async fn show(
             portal_domain::Permission::ManageInstances,
         )
         .await?;
+    let gaps = places::gaps(&state.db, instance.id).await?;
     if !manage {
         return Ok(read_only_page(
             &current,
             &authorized.tenant,
             instance,
             query.notice,
+            &gaps,
         ));
     }
-    Ok(render_instance_page(
+    Ok(instance_page(
         &current,
         &authorized.tenant,
         instance,
         None,
         query.notice,
+        &gaps,
     ))
 }
 
@@ -317,6 +338,7 @@ fn read_only_page(
     tenant: &tenants::Tenant,
     instance: &instances::Instance,
     notice: Option<Notice>,
+    gaps: &[TypeGap],
 ) -> Markup {
     views::page(
         Some(current),
@@ -325,6 +347,7 @@ fn read_only_page(
         &html! {
             div.breadcrumbs { a href="/tenants" { "Tenants" } " / " a href={ "/tenants/" (tenant.id) } { (tenant.name) } " / " (instance.name) }
             h1 { (instance.name) }
+            (super::places::gap_notices(gaps))
             div.card { dl.facts {
                 dt { "Address" } dd { (instance.base_url) }
             } }
@@ -381,6 +404,7 @@ pub async fn update(
             errors: &errors,
             notice: None,
             connection: None,
+            gaps: &[],
         },
     );
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())

@@ -1,5 +1,6 @@
 //! The instance's places as the portal caches them: browse the hierarchy, search it (also as a
-//! picker for the access screen and as JSON), and refresh the cache from CHT.
+//! picker for the access screen and as JSON), and refresh the cache from CHT (the place types the
+//! tenant's deployment config uses, `portal_place_sync::plan`).
 //!
 //! **Permission**: any grant in the instance (on the instance or a place in it); everything
 //! listed is filtered to the person's scope. Refreshing needs `stage` somewhere in the instance.
@@ -114,6 +115,9 @@ pub async fn index(
     let total = places::count(&state.db, instance.id).await?;
     let base = base(&authorized, instance);
     let refresh = can_refresh(&state, &authorized, instance).await?;
+    let gaps = places::gaps(&state.db, instance.id).await?;
+    // Which types a refresh reads depends on the config: say it when there is none.
+    let without_config = refresh && state.staging.config(authorized.tenant.id).await?.is_none();
     let now = state.clock.now();
     Ok(views::page(
         Some(&current),
@@ -130,6 +134,7 @@ pub async fn index(
             h2 { @if filter == PlaceFilter::Everything { "Top of the hierarchy" } @else { "Your areas" } }
             (place_list(&base, &top))
             h2 { "Cache" }
+            (gap_notices(&gaps))
             div.card {
                 @if status.is_empty() {
                     p { "The portal has not read this instance's places yet." }
@@ -148,6 +153,9 @@ pub async fn index(
                             }
                         } }
                     } }
+                }
+                @if without_config {
+                    p.muted { "The tenant has no deployment config, so a refresh reads every place type of the instance's app_settings. With a config, it reads the types the config uses and their parents." }
                 }
                 @if refresh {
                     form method="post" action={ (base) "/places/refresh" } {
@@ -295,8 +303,10 @@ pub async fn refresh(
     refresh_cache(&state, &current, &authorized, None, &back).await
 }
 
-/// Reads `types` (every place type of the instance when `None`) from CHT into the cache, then
-/// goes back to `back` with a notice; a CHT failure leaves the cache as it was and says so.
+/// Reads `types` (every place type the tenant's deployment config uses, and their parents,
+/// when `None`) from CHT into the cache, then goes back to `back` with a notice. Types the
+/// config uses that the instance lacks are said on a result page before going back; a CHT
+/// failure leaves the cache as it was and says so.
 pub async fn refresh_cache(
     state: &AppState,
     current: &CurrentUser,
@@ -305,30 +315,27 @@ pub async fn refresh_cache(
     back: &str,
 ) -> AppResult<Response> {
     let instance = authorized.instance()?;
-    let client = state.cht.for_instance(state, instance).await?;
-    let types = match types {
-        Some(types) => Ok(types),
-        None => portal_place_sync::place_types(&client).await,
-    };
-    let outcome = match types {
-        Ok(types) => {
-            portal_place_sync::refresh(
-                &state.db,
-                &current.audit(state),
-                &client,
-                authorized.tenant.id,
-                instance.id,
-                &types,
-            )
-            .await
-        }
-        Err(error) => Err(error.into()),
-    };
+    let client = state.cht.for_instance(instance).await?;
+    let config = state.staging.config(authorized.tenant.id).await?;
+    let outcome = portal_place_sync::refresh(
+        &state.db,
+        &current.audit(state),
+        &client,
+        authorized.tenant.id,
+        instance.id,
+        config.as_ref().map(|c| &*c.config),
+        types.as_deref(),
+    )
+    .await;
     match outcome {
-        Ok(_) => Ok(
-            Redirect::to(&format!("{back}?notice={}", Notice::PlacesRefreshed.code()))
-                .into_response(),
-        ),
+        Ok(refreshed) if refreshed.gaps.is_empty() => Ok(Redirect::to(&format!(
+            "{back}?notice={}",
+            Notice::PlacesRefreshed.code()
+        ))
+        .into_response()),
+        Ok(refreshed) => {
+            Ok(refreshed_with_gaps(current, instance, &refreshed, back).into_response())
+        }
         Err(portal_place_sync::SyncError::Store(error)) => Err(error.into()),
         Err(portal_place_sync::SyncError::Cht(error)) => Ok(views::error_page(
             StatusCode::BAD_GATEWAY,
@@ -337,5 +344,37 @@ pub async fn refresh_cache(
                 "CHT did not answer as expected, so the cache was left as it was. Test the instance's connection, then try again. ({error})"
             ),
         )),
+    }
+}
+
+/// The result of a refresh that found config types missing from the instance: what was read,
+/// what was not and why, and the way back.
+fn refreshed_with_gaps(
+    current: &CurrentUser,
+    instance: &Instance,
+    refreshed: &portal_place_sync::Refreshed,
+    back: &str,
+) -> Markup {
+    views::page(
+        Some(current),
+        &format!("Places of {} refreshed, with gaps", instance.name),
+        None,
+        &html! {
+            h1 { "Places of " (instance.name) " refreshed, with gaps" }
+            (gap_notices(&refreshed.gaps))
+            div.card {
+                p { (refreshed.places) " places of " (refreshed.types.len()) " types were read. " (refreshed.source.describe()) }
+                div.actions { a.button href=(back) { "Continue" } }
+            }
+        },
+    )
+}
+
+/// One warning per config type the instance's app_settings lacked at the last refresh.
+pub fn gap_notices(gaps: &[places::TypeGap]) -> Markup {
+    html! {
+        @for gap in gaps {
+            div.notice.warn role="status" { (portal_place_sync::gap_message(gap)) }
+        }
     }
 }

@@ -10,15 +10,16 @@
 
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, RawForm, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use portal_batches::{Area, Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
 use portal_domain::Permission;
+use portal_domain::RowStatus;
 use portal_staging::Validator;
 use portal_store::places::{self, PlaceFilter};
-use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord, Status};
+use portal_store::staging::{BatchInfo, RowQuery, RowRecord};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -43,8 +44,7 @@ async fn config(state: &AppState, authorized: &Authorized) -> AppResult<TenantCo
     state
         .staging
         .config(authorized.tenant.id)
-        .await
-        .map_err(anyhow::Error::from)?
+        .await?
         .ok_or_else(|| AppError::BadRequest(Refusal::NoConfig.to_string()))
 }
 
@@ -54,23 +54,28 @@ async fn stage_filter(state: &AppState, authorized: &Authorized) -> AppResult<Pl
     authz::place_filter(state, authorized, instance.id, Some(Permission::Stage)).await
 }
 
+/// Where the operator may stage in this instance now.
+async fn area(state: &AppState, authorized: &Authorized) -> AppResult<Area> {
+    Ok(match stage_filter(state, authorized).await? {
+        PlaceFilter::Everything => Area::Instance,
+        PlaceFilter::Subtrees(roots) => Area::Subtrees(roots),
+    })
+}
+
 async fn operator(
     state: &AppState,
     current: &CurrentUser,
     authorized: &Authorized,
 ) -> AppResult<Operator> {
-    let area = match stage_filter(state, authorized).await? {
-        PlaceFilter::Everything => Area::Instance,
-        PlaceFilter::Subtrees(roots) => Area::Subtrees(roots),
-    };
     Ok(Operator {
         ctx: current.audit(state),
-        area,
+        area: area(state, authorized).await?,
         today: state.clock.now().date_naive(),
     })
 }
 
-/// A batch the operator may work on: in this instance, and staged inside their area.
+/// A batch the operator may work on: in this instance, and staged inside their area (one
+/// outside it answers as one that does not exist).
 async fn visible_batch(
     state: &AppState,
     authorized: &Authorized,
@@ -78,59 +83,16 @@ async fn visible_batch(
 ) -> AppResult<BatchInfo> {
     let instance = authorized.instance()?;
     let id: uuid::Uuid = id.parse().map_err(|_| AppError::NotFound("batch"))?;
-    let info = staging::batch(&state.db, instance.id, id).await?;
-    if visible(state, authorized, &info).await? {
-        Ok(info)
-    } else {
-        Err(AppError::Forbidden(
-            "see this batch: it was staged outside your area",
-        ))
-    }
+    let area = area(state, authorized).await?;
+    Ok(state.staging.visible_batch(&area, instance.id, id).await?)
 }
 
-/// A batch is visible to whoever may stage in every area it was staged in (its author too,
-/// only while that holds: access revoked is access gone).
-async fn visible(state: &AppState, authorized: &Authorized, info: &BatchInfo) -> AppResult<bool> {
-    let filter = stage_filter(state, authorized).await?;
-    if filter == PlaceFilter::Everything {
-        return Ok(true);
-    }
-    if info.anchors.is_empty() {
-        return Ok(false);
-    }
-    for anchor in &info.anchors {
-        let covered = places::get(&state.db, info.instance_id, anchor)
-            .await?
-            .is_some_and(|place| filter.allows(&place));
-        if !covered {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// The area a batch is checked against, by place name ("Kibwezi, Makindu").
-async fn area_names(state: &AppState, info: &BatchInfo) -> AppResult<String> {
-    if info.anchors.is_empty() {
-        return Ok("the whole instance".to_owned());
-    }
-    let mut names = Vec::with_capacity(info.anchors.len());
-    for anchor in &info.anchors {
-        names.push(
-            places::get(&state.db, info.instance_id, anchor)
-                .await?
-                .map_or_else(|| anchor.clone(), |place| place.name),
-        );
-    }
-    Ok(names.join(", "))
-}
-
-fn status_badge(status: Status, acknowledged: bool) -> Markup {
+fn status_badge(status: RowStatus, acknowledged: bool) -> Markup {
     let (class, text) = match (status, acknowledged) {
-        (Status::Valid, _) => ("ok", "valid"),
-        (Status::Warning, true) => ("ok", "warning acknowledged"),
-        (Status::Warning, false) => ("warn", "warning"),
-        (Status::Error, _) => ("error", "error"),
+        (RowStatus::Valid, _) => ("ok", "valid"),
+        (RowStatus::Warning, true) => ("ok", "warning acknowledged"),
+        (RowStatus::Warning, false) => ("warn", "warning"),
+        (RowStatus::Error, _) => ("error", "error"),
     };
     html! { span class={ "badge " (class) } { (text) } }
 }
@@ -145,9 +107,15 @@ fn row_view(
     batch: &BatchInfo,
     csrf: &str,
     row: &RowRecord,
-    headers: &[String],
+    columns: &Columns,
 ) -> Markup {
+    let headers = &columns.headers;
     let row_base = format!("{base}/{}/rows/{}", batch.id, row.idx);
+    // A parent staged in another batch, named under the parent's cell while it resolves.
+    let staged_parent = row.depends_on.filter(|d| {
+        row.place.as_ref().and_then(|p| p.parent_id.as_deref())
+            == Some(portal_store::staging::Dependency::place_id(d.batch, d.idx).as_str())
+    });
     html! {
         tr id=(row_id(row.idx)) {
             td { (row.line) }
@@ -155,9 +123,27 @@ fn row_view(
             @for (i, _) in headers.iter().enumerate() {
                 @let value = row.raw.get(i).map_or("", String::as_str);
                 @let bad = row.problems.iter().any(|p| p.column.as_deref() == headers.get(i).map(String::as_str));
-                td.invalid[bad] { (value) }
+                td.invalid[bad] {
+                    (value)
+                    @if let Some(d) = staged_parent.filter(|_| columns.parent == Some(i) && !bad) {
+                        br;
+                        span.muted.staged {
+                            "Will be created by "
+                            a href={ (base) "/" (d.batch) "#" (row_id(d.idx)) } {
+                                "row " (d.line) " of " (columns.staged_in.get(&d.batch).map_or("another staged batch", String::as_str))
+                            }
+                        }
+                    }
+                }
             }
             td {
+                @if let Some(place) = row.place.as_ref().filter(|p| !p.inherited.is_empty()) {
+                    // What the deployment profile copies onto the new place, and from where.
+                    div.copied {
+                        span.muted { "Creates " q { (place.name) } " with:" }
+                        ul { @for c in &place.inherited { li { code { (c.property) } " = " q { (c.value) } " " span.muted { "(" (c.from) ")" } } } }
+                    }
+                }
                 @if !row.problems.is_empty() {
                     ul.problems { @for p in &row.problems {
                         li { @if let Some(c) = &p.column { strong { (c) } ": " } (p.message) @if !p.value.is_empty() { " (" q { (p.value) } ")" } @if !p.fix.is_empty() { br; span.muted { (p.fix) } } }
@@ -171,7 +157,7 @@ fn row_view(
             }
             td.actions {
                 a.button.secondary href={ (row_base) "/edit" } hx-get={ (row_base) "/edit" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" { "Edit" }
-                @if row.status == Status::Warning && !row.acknowledged {
+                @if row.status == RowStatus::Warning && !row.acknowledged {
                     form method="post" action={ (row_base) "/acknowledge" } hx-post={ (row_base) "/acknowledge" } hx-target={ "#" (row_id(row.idx)) } hx-swap="outerHTML" {
                         (hidden_csrf(csrf)) button.secondary type="submit" { (portal_staging::ACKNOWLEDGE_BUTTON) }
                     }
@@ -216,6 +202,36 @@ fn headers_of(kind: &ContactType) -> AppResult<Vec<String>> {
         .collect())
 }
 
+/// What the batch table needs to draw rows: the columns, which one names the parent, and the
+/// file names of the batches a parent may be staged in.
+struct Columns {
+    headers: Vec<String>,
+    parent: Option<usize>,
+    staged_in: std::collections::HashMap<uuid::Uuid, String>,
+}
+
+async fn columns_of(state: &AppState, kind: &ContactType, info: &BatchInfo) -> AppResult<Columns> {
+    let headers = headers_of(kind)?;
+    let parent = kind
+        .hierarchy
+        .iter()
+        .find(|h| h.level == 1)
+        .and_then(|h| headers.iter().position(|c| *c == h.property.friendly_name));
+    let staged_in = state
+        .staging
+        .batches(info.instance_id)
+        .await?
+        .into_iter()
+        .filter(|b| b.id != info.id)
+        .map(|b| (b.id, b.file_name))
+        .collect();
+    Ok(Columns {
+        headers,
+        parent,
+        staged_in,
+    })
+}
+
 pub async fn index(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -232,14 +248,11 @@ pub async fn index(
         }
     });
     let base = base(&authorized)?;
-    let config = state
-        .staging
-        .config(authorized.tenant.id)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let config = state.staging.config(authorized.tenant.id).await?;
+    let area = area(&state, &authorized).await?;
     let mut batches = Vec::new();
-    for info in staging::batches(&state.db, instance.id).await? {
-        if visible(&state, &authorized, &info).await? {
+    for info in state.staging.batches(instance.id).await? {
+        if state.staging.may_see(&area, &info).await? {
             batches.push(info);
         }
     }
@@ -381,10 +394,6 @@ pub async fn template(
     Ok(response)
 }
 
-fn refusal_page(status: StatusCode, refusal: &Refusal) -> Response {
-    views::error_page(status, "Nothing was staged", &refusal.to_string())
-}
-
 pub async fn upload(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -402,7 +411,7 @@ pub async fn upload(
     let config = config(&state, &authorized).await?;
     let operator = operator(&state, &current, &authorized).await?;
     let instance = authorized.instance()?;
-    match state
+    let info = state
         .staging
         .upload(
             &operator,
@@ -413,14 +422,8 @@ pub async fn upload(
             &name,
             file,
         )
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        Ok(info) => {
-            Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
-        }
-        Err(refusal) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
-    }
+        .await?;
+    Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
 }
 
 /// Cells of a row form, in column order.
@@ -446,39 +449,21 @@ pub async fn new_row(
 ) -> AppResult<Response> {
     let (kind_name, cells) = cells(&body);
     let config = config(&state, &authorized).await?;
-    let kind = config
-        .contact_type(&kind_name)
-        .ok_or_else(|| AppError::BadRequest(Refusal::UnknownType(kind_name.clone()).to_string()))?;
-    let headers = headers_of(kind)?;
-    // The same path as a file upload: a one-row CSV, by the writer whose cells the upload reads
-    // back exactly (a typed "=1" or "'=1" stays as typed).
-    let mut csv = portal_csv::CsvWriter::new();
-    csv.row(&headers);
-    let mut row = cells;
-    row.resize(headers.len(), String::new());
-    csv.row(&row);
-    let csv = csv.into_bytes();
     let operator = operator(&state, &current, &authorized).await?;
     let instance = authorized.instance()?;
-    match state
+    // Validated as an uploaded row would be, with its cells as typed (a typed "'=1" stays).
+    let info = state
         .staging
-        .upload(
+        .stage_typed_row(
             &operator,
             authorized.tenant.id,
             instance.id,
             &config,
             &kind_name,
-            "Entered in the form",
-            csv,
+            cells,
         )
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        Ok(info) => {
-            Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
-        }
-        Err(refusal) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
-    }
+        .await?;
+    Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -504,26 +489,28 @@ pub async fn show(
     let kind = config
         .contact_type(&info.contact_type)
         .ok_or(AppError::NotFound("user type"))?;
-    let headers = headers_of(kind)?;
-    let status = Status::parse(&query.status);
+    let columns = columns_of(&state, kind, &info).await?;
+    let headers = &columns.headers;
+    let status = RowStatus::parse(&query.status);
     let page = query.page.max(1);
-    let (rows, matching) = staging::rows(
-        &state.db,
-        info.id,
-        &RowQuery {
-            status,
-            search: query.q.clone(),
-            offset: (page - 1) * PAGE_SIZE,
-            limit: PAGE_SIZE,
-        },
-    )
-    .await?;
+    let (rows, matching) = state
+        .staging
+        .rows(
+            &info,
+            &RowQuery {
+                status,
+                search: query.q.clone(),
+                offset: (page - 1) * PAGE_SIZE,
+                limit: PAGE_SIZE,
+            },
+        )
+        .await?;
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
     let base = base(&authorized)?;
     let here = format!("{base}/{}", info.id);
     let link = |status: &str, page: u64| page_link(&here, status, &query.q, page);
-    let current_status = status.map_or("", Status::as_str);
-    let area = area_names(&state, &info).await?;
+    let current_status = status.map_or("", RowStatus::as_str);
+    let area = state.staging.area_names(&info).await?;
     Ok(views::page(
         Some(&current),
         &info.file_name,
@@ -553,10 +540,10 @@ pub async fn show(
             div.table-wrap { table.batch {
                 thead { tr {
                     th { "Row" } th { "Status" }
-                    @for h in &headers { th { (h) } }
+                    @for h in headers { th { (h) } }
                     th { "Problems" } th { span.muted { "Actions" } }
                 } }
-                tbody { @for row in &rows { (row_view(&base, &info, &current.csrf_token, row, &headers)) } }
+                tbody { @for row in &rows { (row_view(&base, &info, &current.csrf_token, row, &columns)) } }
             } }
             nav.pager aria-label="Pages" {
                 @if page > 1 { a.button.secondary href=(link(current_status, page - 1)) { "Previous" } }
@@ -597,7 +584,7 @@ pub async fn edit(
     let kind = config
         .contact_type(&info.contact_type)
         .ok_or(AppError::NotFound("user type"))?;
-    let row = staging::row(&state.db, info.id, i32::try_from(idx).unwrap_or(i32::MAX)).await?;
+    let row = state.staging.row(&info, idx).await?;
     let action = format!("{}/{}/rows/{idx}", base(&authorized)?, info.id);
     let columns = kind.csv_columns();
     if headers.contains_key("hx-request") {
@@ -631,7 +618,7 @@ fn row_changed(
     authorized: &Authorized,
     current: &CurrentUser,
     headers: &HeaderMap,
-    kind: &ContactType,
+    columns: &Columns,
     info: &BatchInfo,
     idx: usize,
     changed: &[RowRecord],
@@ -643,20 +630,19 @@ fn row_changed(
             Redirect::to(&format!("{base}/{}?notice={}", info.id, notice.code())).into_response(),
         );
     }
-    let columns = headers_of(kind)?;
     let idx = i32::try_from(idx).unwrap_or(i32::MAX);
     Ok(html! {
         @match changed.iter().find(|r| r.idx == idx) {
-            Some(row) => (row_view(&base, info, &current.csrf_token, row, &columns)),
+            Some(row) => (row_view(&base, info, &current.csrf_token, row, columns)),
             // Removed: an empty placeholder takes its place.
-            None => tr id=(row_id(idx)) { td colspan=(columns.len() + 4) { span.muted { "Row removed." } } },
+            None => tr id=(row_id(idx)) { td colspan=(columns.headers.len() + 4) { span.muted { "Row removed." } } },
         }
         // In a <template>: the response is parsed in a table's context, where a <nav> would be
         // dropped.
         template { (counts_nav(&format!("{base}/{}", info.id), info, "", "", true)) }
         @for other in changed.iter().filter(|r| r.idx != idx) {
             // Out of band: rows whose duplicate warnings changed with this edit.
-            @let markup = row_view(&base, info, &current.csrf_token, other, &columns);
+            @let markup = row_view(&base, info, &current.csrf_token, other, columns);
             template { (maud::PreEscaped(markup.into_string().replacen("<tr ", "<tr hx-swap-oob=\"true\" ", 1))) }
         }
     }
@@ -703,22 +689,25 @@ async fn apply(
             Notice::Revalidated,
         ),
     };
-    match outcome {
-        Ok(Ok((after, changed))) => match idx {
-            Some(idx) => row_changed(
-                authorized, current, headers, &kind, &after, idx, &changed, notice,
-            ),
-            None => Ok(Redirect::to(&format!(
-                "{}/{}?notice={}",
-                base(authorized)?,
-                after.id,
-                notice.code()
-            ))
-            .into_response()),
-        },
-        Ok(Err(refusal)) => Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
-        Err(portal_batches::BatchError::Store(error)) => Err(error.into()),
-        Err(other) => Err(anyhow::Error::from(other).into()),
+    let (after, changed) = outcome?;
+    match idx {
+        Some(idx) => row_changed(
+            authorized,
+            current,
+            headers,
+            &columns_of(state, &kind, &after).await?,
+            &after,
+            idx,
+            &changed,
+            notice,
+        ),
+        None => Ok(Redirect::to(&format!(
+            "{}/{}?notice={}",
+            base(authorized)?,
+            after.id,
+            notice.code()
+        ))
+        .into_response()),
     }
 }
 
@@ -845,15 +834,7 @@ pub async fn invalid_csv(
     Path((_, _, batch_id)): Path<(String, String, String)>,
 ) -> AppResult<Response> {
     let (info, config) = batch_and_config(&state, &authorized, &batch_id).await?;
-    let pieces = match state
-        .staging
-        .invalid_csv(&info, &config)
-        .await
-        .map_err(anyhow::Error::from)?
-    {
-        Ok(pieces) => pieces,
-        Err(refusal) => return Ok(refusal_page(StatusCode::UNPROCESSABLE_ENTITY, &refusal)),
-    };
+    let pieces = state.staging.invalid_csv(&info, &config).await?;
     let mut response = axum::body::Body::from_stream(pieces).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -75,15 +75,15 @@ async fn resolve_scope(
             let Some(instance) = instance(instance_id).await? else {
                 return Ok(Err("That CHT instance is not in this tenant.".to_owned()));
             };
-            let Some(place) = places::get(&state.db, instance.id, place_id).await? else {
-                return Ok(Err(
-                    "That place is not in the portal's copy of the instance. Refresh the places and search again.".to_owned(),
-                ));
-            };
+            // A place the cache lacks goes on to the delegation rules, which answer it as they
+            // answer a place outside the grantor's area unless they may see the whole instance.
+            let place_name = places::get(&state.db, instance.id, place_id)
+                .await?
+                .map_or_else(|| place_id.to_owned(), |place| place.name);
             GrantScope::Place {
                 instance_id: instance.id,
-                place_id: place.id,
-                place_name: place.name,
+                place_id: place_id.to_owned(),
+                place_name,
             }
         }
         _ => return Ok(Err("Choose where the access applies.".to_owned())),

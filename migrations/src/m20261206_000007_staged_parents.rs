@@ -1,0 +1,99 @@
+//! What a staged row will create and what it waits for, so rows of one batch may name places
+//! staged (not yet committed) in another batch of the instance (issue 11):
+//! - `place_name`, `parent_id`: the place the row creates (its formatted name and its resolved
+//!   parent: a CHT id, or `staged:<batch>:<row>` for a place staged itself); empty for a row
+//!   that replaces a user on an existing place;
+//! - `place_properties`, `place_inherited`: the properties the place is written with (a JSON
+//!   object, those the deployment profile copies from its parent or a sibling included) and
+//!   which of them were copied from where (a JSON array), for the preview and for commit;
+//! - `depends_on_batch`, `depends_on_idx`, `depends_on_line`: the staged row that creates the
+//!   row's parent. Kept while that row is removed or has errors, so the row can say why it is
+//!   invalid; commit orders parents before children by it. Indexed to find a batch's dependents.
+//!
+//! All nullable, so adding them rewrites nothing; batches staged before read as having no
+//! staged places until they are re-validated.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum StagedRows {
+    Table,
+    PlaceName,
+    ParentId,
+    PlaceProperties,
+    PlaceInherited,
+    DependsOnBatch,
+    DependsOnIdx,
+    DependsOnLine,
+}
+
+const DEPENDENTS_INDEX: &str = "staged_rows_depends_on";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds a single column per ALTER TABLE.
+        for column in [
+            text_null(StagedRows::PlaceName),
+            text_null(StagedRows::ParentId),
+            text_null(StagedRows::PlaceProperties),
+            text_null(StagedRows::PlaceInherited),
+            uuid_null(StagedRows::DependsOnBatch),
+            integer_null(StagedRows::DependsOnIdx),
+            integer_null(StagedRows::DependsOnLine),
+        ] {
+            let mut column = column;
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(StagedRows::Table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(
+                Index::create()
+                    .name(DEPENDENTS_INDEX)
+                    .table(StagedRows::Table)
+                    .col(StagedRows::DependsOnBatch)
+                    .col(StagedRows::DependsOnIdx)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(DEPENDENTS_INDEX)
+                    .table(StagedRows::Table)
+                    .to_owned(),
+            )
+            .await?;
+        for column in [
+            StagedRows::DependsOnLine,
+            StagedRows::DependsOnIdx,
+            StagedRows::DependsOnBatch,
+            StagedRows::PlaceInherited,
+            StagedRows::PlaceProperties,
+            StagedRows::ParentId,
+            StagedRows::PlaceName,
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(StagedRows::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}

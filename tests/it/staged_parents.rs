@@ -1,0 +1,402 @@
+//! Community units and their workers staged together: the workers' file names units that the
+//! units' file, staged but not committed, will create. In either upload order; removing a unit
+//! row, or breaking it, invalidates its workers with a message that says why; only batches
+//! inside the workers' batch's area count.
+
+use portal_domain::BuiltinRole;
+use portal_domain::RowStatus;
+use portal_store::AuditContext;
+use portal_store::places::{self, PlaceRecord};
+use portal_store::staging::{Dependency, RowRecord};
+use reqwest::{Client, StatusCode};
+
+use crate::staging::{setup, upload_rows};
+use crate::support::{TestApp, location, page_text};
+use crate::world::{role, signed_in};
+
+const CHU: &str = "c_community_health_unit";
+const CHP: &str = "d_community_health_volunteer_area";
+
+const UNITS: &str = "Sub County,Affected CHU,CHU Name,CHU Code,Link Facility Name,Link Facility MFL Code,CHA Name,CHA Phone,Require password change\n\
+     Kibwezi,,Kwa Mutisya,123456,Makindu Dispensary,12345,Jane Mwende,0712111222,\n\
+     Kibwezi,,Ngandani,123457,Makindu Dispensary,12345,Ruth Ndinda,0712111333,\n";
+
+const WORKERS: &str = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\
+     Kibwezi,Kwa Mutisya,,Mary Wanjiku,0712345678,\n\
+     Kibwezi,Kalawa,,Grace Akinyi,0712000999,\n\
+     ,Ngandani Community Health Unit,,Esther Mueni,0712000555,\n";
+
+/// The first unit row as the inline editor sends it, with `phone` as the CHA's phone.
+fn unit_row(phone: &str) -> [&str; 9] {
+    [
+        "Kibwezi",
+        "",
+        "Kwa Mutisya",
+        "123456",
+        "Makindu Dispensary",
+        "12345",
+        "Jane Mwende",
+        phone,
+        "",
+    ]
+}
+
+async fn rows(app: &TestApp, batch: &str) -> Vec<RowRecord> {
+    portal_store::staging::all_rows(&app.db, batch_id(batch))
+        .await
+        .unwrap()
+}
+
+fn batch_id(batch: &str) -> uuid::Uuid {
+    batch.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+async fn stage(app: &TestApp, client: &Client, staging: &str, kind: &str, csv: &str) -> String {
+    let name = if kind == CHU {
+        "units.csv"
+    } else {
+        "workers.csv"
+    };
+    let uploaded = upload_rows(app, client, staging, kind, name, csv.into()).await;
+    assert_eq!(
+        uploaded.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        uploaded.text().await.unwrap()
+    );
+    location(&uploaded)
+}
+
+async fn post(app: &TestApp, client: &Client, batch: &str, path: &str, form: &[(&str, &str)]) {
+    let done = app.submit_with(client, batch, path, form).await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        done.text().await.unwrap()
+    );
+}
+
+async fn edit_unit(app: &TestApp, client: &Client, batch: &str, cells: [&str; 9]) {
+    let mut form: Vec<(&str, &str)> = vec![("contact_type", CHU)];
+    form.extend(cells.iter().map(|c| ("cell", *c)));
+    post(app, client, batch, &format!("{batch}/rows/0"), &form).await;
+}
+
+fn depends(row: &RowRecord) -> Option<(uuid::Uuid, i32, i32)> {
+    row.depends_on.map(|d| (d.batch, d.idx, d.line))
+}
+
+fn message(row: &RowRecord) -> String {
+    row.problems
+        .iter()
+        .map(|p| format!("{}: {}", p.column.as_deref().unwrap_or(""), p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Kalawa gets the codes Kenya's units carry on CHT; Mtito Andei has none.
+async fn unit_codes(s: &crate::staging::Setup) {
+    let place = |id: &str, kind: &str, name: &str, ancestors: &[&str], props: serde_json::Value| {
+        PlaceRecord {
+            id: id.into(),
+            contact_type: kind.into(),
+            name: name.into(),
+            ancestors: ancestors.iter().map(|a| (*a).to_owned()).collect(),
+            properties: props.as_object().cloned().unwrap_or_default(),
+        }
+    };
+    let none = serde_json::json!({});
+    let records = vec![
+        place("makueni", "a_county", "Makueni", &[], none.clone()),
+        place(
+            "kibwezi",
+            "b_sub_county",
+            "Kibwezi",
+            &["makueni"],
+            none.clone(),
+        ),
+        place(
+            "kalawa",
+            "c_community_health_unit",
+            "Kalawa Community Health Unit",
+            &["makueni", "kibwezi"],
+            serde_json::json!({"code": "100035", "link_facility_code": 10035, "link_facility_name": "Wawanyaka Dispensary"}),
+        ),
+        place(
+            "mtito",
+            "c_community_health_unit",
+            "Mtito Andei Community Health Unit",
+            &["makueni", "kibwezi"],
+            none,
+        ),
+    ];
+    let types = ["a_county", "b_sub_county", "c_community_health_unit"].map(str::to_owned);
+    places::replace_types(
+        &s.app.db,
+        &AuditContext::command_line(chrono::Utc::now()),
+        s.w.a,
+        s.w.i1,
+        &types,
+        records,
+    )
+    .await
+    .unwrap();
+}
+
+fn copied(row: &RowRecord) -> Vec<(String, String)> {
+    row.place
+        .as_ref()
+        .map(|p| {
+            p.inherited
+                .iter()
+                .map(|c| (c.property.clone(), c.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn kenya_chp_areas_carry_their_units_codes_in_the_preview() {
+    let s = setup().await;
+    unit_codes(&s).await;
+    let app = &s.app;
+    let manager = kibwezi_manager(&s).await;
+    let units = stage(app, &manager, &s.staging, CHU, UNITS).await;
+    let unit_rows = rows(app, &units).await;
+    let place = unit_rows[0].place.as_ref().unwrap();
+    assert_eq!(
+        place.name, "Kwa Mutisya Community Health Unit",
+        "Kenya's unit suffix"
+    );
+    assert_eq!(
+        place.properties.get("code").map(String::as_str),
+        Some("123456")
+    );
+
+    let csv = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\
+               Kibwezi,Kalawa,,Grace Akinyi,0712000999,\n\
+               Kibwezi,Kwa Mutisya,,Mary Wanjiku,0712345678,\n\
+               Kibwezi,Mtito Andei,,Esther Mueni,0712000555,\n";
+    let workers = stage(app, &manager, &s.staging, CHP, csv).await;
+    let stored = rows(app, &workers).await;
+    // From the cached unit (a number in CHT becomes its text).
+    assert_eq!(
+        copied(&stored[0]),
+        pairs(&[
+            ("link_facility_code", "10035"),
+            ("link_facility_name", "Wawanyaka Dispensary"),
+            ("chu_name", "Kalawa Community Health Unit"),
+            ("chu_code", "100035"),
+        ]),
+        "{stored:?}"
+    );
+    assert_eq!(stored[0].status, RowStatus::Valid);
+    // From the unit staged in the other batch.
+    assert_eq!(
+        copied(&stored[1]),
+        pairs(&[
+            ("link_facility_code", "12345"),
+            ("link_facility_name", "Makindu Dispensary"),
+            ("chu_name", "Kwa Mutisya Community Health Unit"),
+            ("chu_code", "123456"),
+        ]),
+        "{stored:?}"
+    );
+    let area = stored[1].place.as_ref().unwrap();
+    assert_eq!(area.name, "Mary Wanjiku Area");
+    assert_eq!(
+        area.properties.get("chu_code").map(String::as_str),
+        Some("123456")
+    );
+    // A unit without codes and no other area to copy from: the row warns, naming what is
+    // missing, and can still go ahead once acknowledged.
+    assert_eq!(stored[2].status, RowStatus::Warning, "{stored:?}");
+    assert!(
+        stored[2]
+            .warnings
+            .iter()
+            .any(|w| w.kind == portal_domain::ProblemKind::InheritedMissing
+                && w.value == "link_facility_code"),
+        "{:?}",
+        stored[2].warnings
+    );
+
+    let page = page_text(app.get_with(&manager, &workers).await).await;
+    assert!(
+        page.contains("Creates <q>Grace Akinyi Area</q> with:"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code>chu_code</code> = <q>100035</q>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("(code of the parent \"Kalawa Community Health Unit\")"),
+        "{page}"
+    );
+}
+
+/// A sub-county manager of Kibwezi, signed in.
+async fn kibwezi_manager(s: &crate::staging::Setup) -> Client {
+    s.w.person(
+        &s.app,
+        "kibwezi@health.go.ke",
+        s.w.a,
+        role(BuiltinRole::RegionManager),
+        s.w.place(s.w.i1, "kibwezi"),
+    )
+    .await;
+    signed_in(&s.app, "kibwezi@health.go.ke").await
+}
+
+#[tokio::test]
+async fn workers_resolve_units_staged_first_and_lose_them_when_the_unit_row_goes() {
+    let s = setup().await;
+    let app = &s.app;
+    let manager = kibwezi_manager(&s).await;
+    let units = stage(app, &manager, &s.staging, CHU, UNITS).await;
+    let unit_rows = rows(app, &units).await;
+    assert!(
+        unit_rows.iter().all(|r| r.status == RowStatus::Valid),
+        "{unit_rows:?}"
+    );
+    let place = unit_rows[0]
+        .place
+        .as_ref()
+        .expect("a unit row creates a place");
+    assert_eq!(
+        (place.name.as_str(), place.parent_id.as_deref()),
+        ("Kwa Mutisya Community Health Unit", Some("kibwezi"))
+    );
+
+    let workers = stage(app, &manager, &s.staging, CHP, WORKERS).await;
+    let stored = rows(app, &workers).await;
+    assert!(
+        stored.iter().all(|r| r.status == RowStatus::Valid),
+        "{stored:?}"
+    );
+    let unit = batch_id(&units);
+    assert_eq!(depends(&stored[0]), Some((unit, 0, 2)), "{stored:?}");
+    assert_eq!(
+        stored[0].place.as_ref().and_then(|p| p.parent_id.clone()),
+        Some(Dependency::place_id(unit, 0))
+    );
+    assert_eq!(depends(&stored[1]), None, "Kalawa is on the instance");
+    assert_eq!(depends(&stored[2]), Some((unit, 1, 3)), "{stored:?}");
+
+    // The preview says where the unit comes from.
+    let page = page_text(app.get_with(&manager, &workers).await).await;
+    assert!(
+        page.contains("Will be created by <a") && page.contains(">row 2 of units.csv</a>"),
+        "{page}"
+    );
+
+    // The unit row is removed: its worker cannot be created, and says why.
+    post(
+        app,
+        &manager,
+        &units,
+        &format!("{units}/rows/0/remove"),
+        &[],
+    )
+    .await;
+    let stored = rows(app, &workers).await;
+    assert_eq!(stored[0].status, RowStatus::Error, "{stored:?}");
+    let why = message(&stored[0]);
+    assert!(why.starts_with("CHU: "), "{why}");
+    assert!(
+        why.contains(
+            "It was to be created by row 2 of the staged batch \"units.csv\", which was removed"
+        ),
+        "{why}"
+    );
+    assert_eq!(depends(&stored[0]), Some((unit, 0, 2)), "kept to explain");
+    assert_eq!(stored[1].status, RowStatus::Valid);
+    assert_eq!(stored[2].status, RowStatus::Valid, "{stored:?}");
+    let info = portal_store::staging::batch(&app.db, s.w.i1, batch_id(&workers))
+        .await
+        .unwrap();
+    assert_eq!((info.valid, info.error), (2, 1), "counts follow");
+
+    // The reason survives a rebuild from the database (another process, or a restart).
+    let again = rows(app, &workers).await;
+    post(
+        app,
+        &manager,
+        &workers,
+        &format!("{workers}/revalidate"),
+        &[],
+    )
+    .await;
+    assert_eq!(rows(app, &workers).await[0].problems, again[0].problems);
+}
+
+#[tokio::test]
+async fn workers_staged_before_their_units_become_valid_and_follow_the_unit_row() {
+    let s = setup().await;
+    let app = &s.app;
+    let manager = kibwezi_manager(&s).await;
+    let workers = stage(app, &manager, &s.staging, CHP, WORKERS).await;
+    let stored = rows(app, &workers).await;
+    assert_eq!(stored[0].status, RowStatus::Error, "no such unit yet");
+    assert_eq!(stored[2].status, RowStatus::Error);
+    assert_eq!(stored[1].status, RowStatus::Valid);
+
+    let units = stage(app, &manager, &s.staging, CHU, UNITS).await;
+    let unit = batch_id(&units);
+    let stored = rows(app, &workers).await;
+    assert!(
+        stored.iter().all(|r| r.status == RowStatus::Valid),
+        "the units' upload mends the workers: {stored:?}"
+    );
+    assert_eq!(depends(&stored[0]), Some((unit, 0, 2)));
+
+    // The unit row gets an error: its worker waits, and says so.
+    edit_unit(app, &manager, &units, unit_row("12")).await;
+    assert_eq!(rows(app, &units).await[0].status, RowStatus::Error);
+    let stored = rows(app, &workers).await;
+    assert_eq!(stored[0].status, RowStatus::Error);
+    assert!(
+        message(&stored[0]).contains("which now has errors: fix that row first"),
+        "{}",
+        message(&stored[0])
+    );
+    assert_eq!(stored[2].status, RowStatus::Valid, "the other unit is fine");
+
+    // Fixed again: the worker follows.
+    edit_unit(app, &manager, &units, unit_row("0712111222")).await;
+    let stored = rows(app, &workers).await;
+    assert_eq!(stored[0].status, RowStatus::Valid, "{stored:?}");
+    assert_eq!(depends(&stored[0]), Some((unit, 0, 2)));
+}
+
+#[tokio::test]
+async fn units_staged_outside_the_workers_area_are_not_parents() {
+    let s = setup().await;
+    let app = &s.app;
+    let manager = kibwezi_manager(&s).await;
+    // The national administrator stages the units for the whole instance: a batch the
+    // sub-county manager may not see, so their workers' file cannot name its units.
+    stage(app, &s.national, &s.staging, CHU, UNITS).await;
+    let workers = stage(app, &manager, &s.staging, CHP, WORKERS).await;
+    let stored = rows(app, &workers).await;
+    assert_eq!(stored[0].status, RowStatus::Error, "{stored:?}");
+    assert!(message(&stored[0]).contains("Kwa Mutisya"), "{stored:?}");
+    assert_eq!(depends(&stored[0]), None);
+
+    // The national administrator's own workers' file, for the whole instance, does see them.
+    let national_workers = stage(app, &s.national, &s.staging, CHP, WORKERS).await;
+    let stored = rows(app, &national_workers).await;
+    assert!(
+        stored.iter().all(|r| r.status == RowStatus::Valid),
+        "{stored:?}"
+    );
+}
