@@ -238,11 +238,12 @@ fn check_config(args: &CheckConfigArgs) -> ExitCode {
                     .map(|t| t.name.as_str())
                     .collect();
                 println!(
-                    "{}: valid. {} user type(s) ({}), {} instance(s).",
+                    "{}: valid. {} user type(s) ({}), {} instance(s). Deployment profile: {}.",
                     args.file.display(),
                     types.len(),
                     types.join(", "),
-                    config.domains.len()
+                    config.domains.len(),
+                    config.profile().summary()
                 );
                 for warning in &warnings {
                     eprintln!("  warning: {warning}");

@@ -375,12 +375,17 @@ fn fixture(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn config_check_accepts_the_shared_deployment_configs() {
     let database = TestDatabase::create().await;
-    for (file, types) in [
+    for (file, types, profile) in [
         (
             "chis-ke.config.json",
             "c_community_health_unit, d_community_health_volunteer_area",
+            "Deployment profile: the built-in CHIS-KE profile (recognised from the contact types",
         ),
-        ("chis-ug.config.json", "c50-health_center"),
+        (
+            "chis-ug.config.json",
+            "c50-health_center",
+            "Deployment profile: no deployment profile.",
+        ),
     ] {
         let path = fixture(file);
         let output = portal(
@@ -390,6 +395,7 @@ async fn config_check_accepts_the_shared_deployment_configs() {
         );
         assert!(output.status.success(), "{file}: {}", stderr(&output));
         assert!(stdout(&output).contains(types), "{}", stdout(&output));
+        assert!(stdout(&output).contains(profile), "{}", stdout(&output));
     }
 }
 

@@ -6,11 +6,12 @@
 use chrono::Utc;
 use cht_sim::{RunningSim, Seed, SimConfig, Simulator};
 use portal_crypto::MasterKey;
+use portal_domain::PlaceScope;
 use portal_domain::{BaseUrl, BuiltinRole, InstanceId, InstanceName, ServiceUsername, TenantId};
 use portal_store::AuditContext;
 use portal_store::access::GrantScope;
 use portal_store::instances::{self, InstanceFields, ServicePassword};
-use portal_store::places::{self, PlaceFilter, PlaceRecord};
+use portal_store::places::{self, PlaceRecord};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -174,7 +175,7 @@ async fn sim_instance(app: &TestApp, tenant: TenantId, base_url: &str) -> Instan
 
 async fn cached_types(s: &Setup) -> Vec<String> {
     let mut types: Vec<String> =
-        places::search(&s.app.db, s.instance, "", &PlaceFilter::Everything, 1_000)
+        places::search(&s.app.db, s.instance, "", &PlaceScope::Everything, 1_000)
             .await
             .unwrap()
             .into_iter()

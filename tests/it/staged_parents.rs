@@ -400,3 +400,119 @@ async fn units_staged_outside_the_workers_area_are_not_parents() {
         "{stored:?}"
     );
 }
+
+/// The same with a Togo-style config (French, a regex without `errorDescription`): units and
+/// the villages under them, staged together by a district manager; a bad village code gets the
+/// default message naming the field and the pattern, and once fixed the row is valid and waits
+/// for its unit.
+#[tokio::test]
+async fn a_togo_style_config_stages_units_and_villages_together() {
+    let app = TestApp::spawn().await;
+    let w = crate::world::World::build(&app).await;
+    let types = ["c20_district", "c30_unite_communautaire", "c40_village"].map(str::to_owned);
+    places::replace_types(
+        &app.db,
+        &AuditContext::command_line(chrono::Utc::now()),
+        w.a,
+        w.i1,
+        &types,
+        vec![
+            test_support::place("golfe", "c20_district", "Golfe", &[]),
+            test_support::place("lacs", "c20_district", "Lacs", &[]),
+        ],
+    )
+    .await
+    .unwrap();
+    w.person(
+        &app,
+        "national@sante.gouv.tg",
+        w.a,
+        role(BuiltinRole::NationalAdmin),
+        portal_store::access::GrantScope::Tenant,
+    )
+    .await;
+    let national = signed_in(&app, "national@sante.gouv.tg").await;
+    let saved = crate::staging::upload_config(
+        &app,
+        &national,
+        &w.a.to_string(),
+        crate::staging::shared_config("togo-style.config.json"),
+    )
+    .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    w.person(
+        &app,
+        "golfe@sante.gouv.tg",
+        w.a,
+        role(BuiltinRole::RegionManager),
+        w.place(w.i1, "golfe"),
+    )
+    .await;
+    let manager = signed_in(&app, "golfe@sante.gouv.tg").await;
+    let staging = format!("/tenants/{}/instances/{}/staging", w.a, w.i1);
+
+    let units = "District sanitaire,Superviseur sortant,Nom de l'unité,Code de l'unité,Nom du superviseur,Téléphone,Numéro de carte d'identité\n\
+                 Golfe,,Bè Kpota,USC-0001,Kossi Mensah,90 11 22 33,\n";
+    let uploaded = upload_rows(
+        &app,
+        &manager,
+        &staging,
+        "c30_unite_communautaire",
+        "unites.csv",
+        units.into(),
+    )
+    .await;
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+    let units = location(&uploaded);
+    let unit_rows = rows(&app, &units).await;
+    assert_eq!(unit_rows[0].status, RowStatus::Valid, "{unit_rows:?}");
+
+    let villages = "District sanitaire,Unité de soins communautaires,Agent sortant,Nom du village,Code du village,Nom de l'agent,Sexe\n\
+                    Golfe,Bè Kpota,,Adakpamé,ad001,Afi Dogbe,female\n";
+    let uploaded = upload_rows(
+        &app,
+        &manager,
+        &staging,
+        "c40_village",
+        "villages.csv",
+        villages.into(),
+    )
+    .await;
+    assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
+    let villages = location(&uploaded);
+    let stored = rows(&app, &villages).await;
+    assert_eq!(stored[0].status, RowStatus::Error, "{stored:?}");
+    assert_eq!(
+        message(&stored[0]),
+        "Code du village: Not a valid Code du village: expected text matching the pattern ^[A-Z]{2}\\d{3}$",
+        "{stored:?}"
+    );
+    assert_eq!(
+        depends(&stored[0]),
+        Some((batch_id(&units), 0, 2)),
+        "the unit resolves while the code is wrong"
+    );
+
+    let fixed = [
+        "Golfe",
+        "Bè Kpota",
+        "",
+        "Adakpamé",
+        "AD001",
+        "Afi Dogbe",
+        "female",
+    ];
+    let mut form: Vec<(&str, &str)> = vec![("contact_type", "c40_village")];
+    form.extend(fixed.iter().map(|c| ("cell", *c)));
+    post(
+        &app,
+        &manager,
+        &villages,
+        &format!("{villages}/rows/0"),
+        &form,
+    )
+    .await;
+    let stored = rows(&app, &villages).await;
+    assert_eq!(stored[0].status, RowStatus::Valid, "{stored:?}");
+    assert_eq!(depends(&stored[0]), Some((batch_id(&units), 0, 2)));
+}

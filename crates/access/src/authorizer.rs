@@ -1,6 +1,7 @@
 //! The authorizer every request goes through: one casbin enforcer per tenant, rebuilt when the
 //! authorization revision in the database moves.
 
+use portal_domain::PlaceScope;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 use portal_domain::{InstanceId, Permission, PermissionSet, TenantId, UserId, place_path};
 use portal_store::Db;
 use portal_store::access;
-use portal_store::places::PlaceFilter;
+
 use tokio::sync::{Mutex, RwLock};
 
 use crate::adapter::{self, GrantsAdapter};
@@ -81,7 +82,7 @@ impl HeldScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstanceView {
     Nothing,
-    Places(PlaceFilter),
+    Places(PlaceScope),
 }
 
 struct Snapshot {
@@ -271,7 +272,7 @@ impl Authorizer {
             return Ok(InstanceView::Nothing);
         }
         if who.platform_admin {
-            return Ok(InstanceView::Places(PlaceFilter::Everything));
+            return Ok(InstanceView::Places(PlaceScope::Everything));
         }
         let enforcer = self.enforcer(tenant, now).await?;
         let roles = enforcer.get_role_manager();
@@ -288,11 +289,11 @@ impl Authorizer {
                 continue;
             }
             if held.scope == "*" {
-                return Ok(InstanceView::Places(PlaceFilter::Everything));
+                return Ok(InstanceView::Places(PlaceScope::Everything));
             }
             match held.instance_and_place() {
                 Some((id, None)) if id == instance_text => {
-                    return Ok(InstanceView::Places(PlaceFilter::Everything));
+                    return Ok(InstanceView::Places(PlaceScope::Everything));
                 }
                 Some((id, Some(place))) if id == instance_text => roots.push(place),
                 _ => {}
@@ -303,7 +304,7 @@ impl Authorizer {
         } else {
             roots.sort();
             roots.dedup();
-            InstanceView::Places(PlaceFilter::Subtrees(roots))
+            InstanceView::Places(PlaceScope::Subtrees(roots))
         })
     }
 }

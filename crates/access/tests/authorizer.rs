@@ -4,12 +4,13 @@
 use chrono::{Duration, Utc};
 use portal_access::{Authorizer, InstanceView, Principal, Target};
 use portal_crypto::MasterKey;
+use portal_domain::PlaceScope;
 use portal_domain::{
     BuiltinRole, Email, InstanceId, Permission, PermissionSet, RoleKey, TenantId, UserId,
     place_path,
 };
 use portal_store::access::{self, GrantScope, Grantee, NewGrant};
-use portal_store::places::{self, PlaceFilter, PlaceRecord};
+use portal_store::places::{self, PlaceRecord};
 use portal_store::{AuditContext, Db};
 
 struct World {
@@ -193,7 +194,7 @@ async fn scopes_follow_the_place_hierarchy() {
             .instance_view(&county, w.tenant, w.instance, Some(Permission::Stage), now)
             .await
             .unwrap(),
-        InstanceView::Places(PlaceFilter::Subtrees(vec!["nairobi".into()]))
+        InstanceView::Places(PlaceScope::Subtrees(vec!["nairobi".into()]))
     );
     assert_eq!(
         authz

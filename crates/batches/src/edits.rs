@@ -2,6 +2,7 @@
 //! each judged by the batch's own area and written with its audit event; then the batches that
 //! name this one's staged places as parents are brought up to date.
 
+use crate::area_of;
 use std::collections::{BTreeSet, HashMap};
 
 use portal_domain::AuditAction;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit_details::{self, CellDigests};
 use crate::staged_parents::{area_within, uses_as_parent};
-use crate::{Area, BatchError, LoadedBatch, Operator, Refusal, Staging, TenantConfig, headers};
+use crate::{BatchError, LoadedBatch, Operator, Refusal, Staging, TenantConfig, headers};
 
 impl Staging {
     /// Runs `change` on the batch in memory and writes the rows it affected.
@@ -42,7 +43,7 @@ impl Staging {
                 Some(info.id),
                 config,
                 kind,
-                &Area::of_batch(info),
+                &area_of(info),
                 &base,
             )
             .await?;
@@ -162,13 +163,13 @@ impl Staging {
         }
         let batches = staging::batches(&self.db, source.instance_id).await?;
         let base = self.index(source.instance_id).await?;
-        let source_area = Area::of_batch(source);
+        let source_area = area_of(source);
         for target in &batches {
             let uses = target.id != source.id
                 && config
                     .contact_type(&target.contact_type)
                     .is_some_and(|kind| uses_as_parent(kind, &source.contact_type))
-                && area_within(&source_area, &Area::of_batch(target), &base.index);
+                && area_within(&source_area, &area_of(target), &base.index);
             if uses && target.error > 0 {
                 rows.entry(target.id)
                     .or_default()

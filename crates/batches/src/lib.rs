@@ -6,7 +6,7 @@
 //! Each process keeps recently used place indexes and batches in memory, keyed by the cache
 //! stamp, the batch version and the batch's area, so it never works from a stale copy.
 //!
-//! **A batch's area** ([`Area`]) is fixed when it is created: the `stage` area of its author at
+//! **A batch's area** ([`PlaceScope`]) is fixed when it is created: the `stage` area of its author at
 //! that moment, stored as the batch's anchors. Every validation of the batch (upload, edit, added
 //! row, removal, acknowledgement, re-validation, rebuild in memory) is judged by that area,
 //! whoever triggers it, so a row's status never depends on who last touched the batch. Who may
@@ -22,9 +22,10 @@ mod known;
 mod reads;
 mod staged_parents;
 
-pub use area::Area;
+pub use area::area_of;
 
 use known::known_values;
+use portal_domain::PlaceScope;
 use staged_parents::Snapshot;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -90,8 +91,8 @@ pub enum Refusal {
 pub struct Operator {
     pub ctx: AuditContext,
     /// The operator's current `stage` area. A batch they upload is fixed to it; changes to an
-    /// existing batch are judged by the batch's own area instead ([`Area::of_batch`]).
-    pub area: Area,
+    /// existing batch are judged by the batch's own area instead ([`PlaceScope::of_batch`]).
+    pub area: PlaceScope,
     pub today: NaiveDate,
 }
 
@@ -112,7 +113,7 @@ struct LoadedBatch {
     /// When the deployment config it was validated with was saved.
     config_at: chrono::DateTime<chrono::Utc>,
     /// The batch's own area (part of the cache key) and its scope, used for every row.
-    area: Area,
+    area: PlaceScope,
     scope: Scope,
     batch: Batch,
     acknowledged: HashSet<usize>,
@@ -452,7 +453,7 @@ impl Staging {
         own: Option<uuid::Uuid>,
         config: &TenantConfig,
         kind: &ContactType,
-        area: &Area,
+        area: &PlaceScope,
         base: &Arc<LoadedIndex>,
     ) -> Result<Arc<Snapshot>, BatchError> {
         let batches = staging::batches(&self.db, instance).await?;
@@ -563,7 +564,7 @@ impl Staging {
                 contact_type.to_owned(),
             )));
         };
-        let Some(anchors) = operator.area.anchors() else {
+        let Some(anchors) = area::anchors(&operator.area) else {
             return Err(BatchError::Refused(Refusal::NoArea));
         };
         let permit = self
@@ -577,7 +578,7 @@ impl Staging {
             .snapshot(instance, None, config, &kind, &operator.area, &loaded)
             .await?;
         let indexed = started.elapsed();
-        let scope = operator.area.scope();
+        let scope = area::engine_scope(&operator.area);
         let today = operator.today;
         let staged = Arc::clone(&snapshot.staged);
         let validated = tokio::task::spawn_blocking(move || -> Result<Validated, Refusal> {
@@ -698,7 +699,7 @@ impl Staging {
         let current = guard.version == info.version
             && guard.snapshot.key == snapshot.key
             && guard.config_at == config.updated_at
-            && guard.area == Area::of_batch(info);
+            && guard.area == area_of(info);
         drop(guard);
         current.then_some(cached)
     }
@@ -734,8 +735,8 @@ impl Staging {
         let base = Arc::clone(base);
         let snapshot = Arc::clone(snapshot);
         // The batch's own area, never the scope of whoever happens to trigger the rebuild.
-        let area = Area::of_batch(info);
-        let scope = area.scope();
+        let area = area_of(info);
+        let scope = area::engine_scope(&area);
         let version = info.version;
         let config_at = config.updated_at;
         let built = tokio::task::spawn_blocking(move || -> Result<LoadedBatch, Refusal> {

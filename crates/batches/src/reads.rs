@@ -1,12 +1,12 @@
 //! Reading staged batches: which batches an operator may see, the instance's batches, a page of
 //! rows, one row. The pages, the API and the commit jobs read staged data only through here.
 
-use portal_domain::InstanceId;
-use portal_store::places::{self, PlaceFilter};
+use portal_domain::{InstanceId, PlaceScope};
+use portal_store::places;
 use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord};
 use uuid::Uuid;
 
-use crate::{Area, BatchError, Staging};
+use crate::{BatchError, Staging};
 
 impl Staging {
     /// The batches of an instance, newest first (visible or not: filter with
@@ -19,7 +19,7 @@ impl Staging {
     /// so batch ids of other areas cannot be probed.
     pub async fn visible_batch(
         &self,
-        area: &Area,
+        area: &PlaceScope,
         instance: InstanceId,
         id: Uuid,
     ) -> Result<BatchInfo, BatchError> {
@@ -34,18 +34,17 @@ impl Staging {
     /// Whether an operator staging in `area` may see (and work on) the batch: every area it was
     /// staged for lies inside theirs. Its author too only while that holds: access revoked is
     /// access gone.
-    pub async fn may_see(&self, area: &Area, info: &BatchInfo) -> Result<bool, BatchError> {
-        let filter = match area {
-            Area::Instance => return Ok(true),
-            Area::Subtrees(roots) => PlaceFilter::Subtrees(roots.clone()),
-        };
-        if info.anchors.is_empty() || filter.is_nothing() {
+    pub async fn may_see(&self, area: &PlaceScope, info: &BatchInfo) -> Result<bool, BatchError> {
+        if *area == PlaceScope::Everything {
+            return Ok(true);
+        }
+        if info.anchors.is_empty() || area.is_nothing() {
             return Ok(false);
         }
         for anchor in &info.anchors {
             let covered = places::get(&self.db, info.instance_id, anchor)
                 .await?
-                .is_some_and(|place| filter.allows(&place));
+                .is_some_and(|place| place.is_within(area));
             if !covered {
                 return Ok(false);
             }

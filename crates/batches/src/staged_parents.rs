@@ -11,17 +11,17 @@
 //! When that place goes away (its row removed, or now with errors), the row, re-validated,
 //! fails to find its parent and says why; the dependency is kept so it keeps saying so.
 
+use portal_domain::{PlaceScope, RowStatus};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use portal_deploy_config::ContactType;
-use portal_domain::RowStatus;
 use portal_staging::{PlaceIndex, PlaceRecord, ProblemKind, StagedRow};
 use portal_store::staging::{BatchInfo, Dependency, StagedPlace};
 use uuid::Uuid;
 
-use crate::Area;
+use crate::area::area_of;
 use crate::inherited::Sources;
 
 /// The place index a batch validates against: the cached places plus the places staged by the
@@ -79,17 +79,19 @@ pub(crate) fn uses_as_parent(kind: &ContactType, place_type: &str) -> bool {
 
 /// Whether `inner` lies inside `outer`: every anchor of `inner` is, or is below, an anchor of
 /// `outer` (by the cached lineage).
-pub(crate) fn area_within(inner: &Area, outer: &Area, index: &PlaceIndex) -> bool {
+pub(crate) fn area_within(inner: &PlaceScope, outer: &PlaceScope, index: &PlaceIndex) -> bool {
     match (inner, outer) {
-        (_, Area::Instance) => true,
-        (Area::Instance, Area::Subtrees(_)) => false,
-        (Area::Subtrees(anchors), Area::Subtrees(roots)) => anchors.iter().all(|anchor| {
-            roots.contains(anchor)
-                || index
-                    .lineage(anchor)
-                    .iter()
-                    .any(|ancestor| roots.iter().any(|r| r == ancestor.id()))
-        }),
+        (_, PlaceScope::Everything) => true,
+        (PlaceScope::Everything, PlaceScope::Subtrees(_)) => false,
+        (PlaceScope::Subtrees(anchors), PlaceScope::Subtrees(roots)) => {
+            anchors.iter().all(|anchor| {
+                roots.contains(anchor)
+                    || index
+                        .lineage(anchor)
+                        .iter()
+                        .any(|ancestor| roots.iter().any(|r| r == ancestor.id()))
+            })
+        }
     }
 }
 
@@ -98,14 +100,14 @@ pub(crate) fn contributing<'b>(
     batches: &'b [BatchInfo],
     own: Option<Uuid>,
     kind: &ContactType,
-    area: &Area,
+    area: &PlaceScope,
     index: &PlaceIndex,
 ) -> Vec<&'b BatchInfo> {
     let mut found: Vec<&BatchInfo> = batches
         .iter()
         .filter(|b| Some(b.id) != own)
         .filter(|b| uses_as_parent(kind, &b.contact_type))
-        .filter(|b| area_within(&Area::of_batch(b), area, index))
+        .filter(|b| area_within(&area_of(b), area, index))
         .collect();
     found.sort_by_key(|b| b.id);
     found
@@ -221,15 +223,15 @@ mod tests {
             record("sub", "b_sub_county", "Mwingi", Some("county")),
             record("other", "b_sub_county", "Kitui West", Some("county")),
         ]);
-        let sub = Area::Subtrees(vec!["sub".into()]);
-        let county = Area::Subtrees(vec!["county".into()]);
-        let other = Area::Subtrees(vec!["other".into()]);
+        let sub = PlaceScope::Subtrees(vec!["sub".into()]);
+        let county = PlaceScope::Subtrees(vec!["county".into()]);
+        let other = PlaceScope::Subtrees(vec!["other".into()]);
         assert!(area_within(&sub, &county, &index));
         assert!(area_within(&sub, &sub, &index));
-        assert!(area_within(&sub, &Area::Instance, &index));
+        assert!(area_within(&sub, &PlaceScope::Everything, &index));
         assert!(!area_within(&county, &sub, &index));
         assert!(!area_within(&other, &sub, &index));
-        assert!(!area_within(&Area::Instance, &county, &index));
+        assert!(!area_within(&PlaceScope::Everything, &county, &index));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A batch is validated against the area fixed when it was uploaded, whoever changes it later.
 
 use chrono::Utc;
-use portal_batches::{Area, BatchError, Operator, Refusal, Staging};
+use portal_batches::{BatchError, Operator, Refusal, Staging};
 use portal_crypto::MasterKey;
+use portal_domain::PlaceScope;
 use portal_domain::RowStatus;
 use portal_store::AuditContext;
 use portal_store::places;
@@ -54,18 +55,18 @@ async fn changes_by_anyone_are_judged_by_the_batchs_own_area() {
     );
     staging.save_config(&ctx, tenant, CONFIG).await.unwrap();
     let config = staging.config(tenant).await.unwrap().unwrap();
-    let operator = |area: Area| Operator {
+    let operator = |area: PlaceScope| Operator {
         ctx: ctx.clone(),
         area,
         today: Utc::now().date_naive(),
     };
-    let kibwezi = operator(Area::Subtrees(vec!["kibwezi".into()]));
-    let national = operator(Area::Instance);
+    let kibwezi = operator(PlaceScope::Subtrees(vec!["kibwezi".into()]));
+    let national = operator(PlaceScope::Everything);
     let csv = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\
                Kibwezi,Kalawa,,Mary Wanjiku,0712345678,\n\
                Makindu,Kiboko,,Grace Akinyi,0712000999,\n";
 
-    let nowhere = operator(Area::Subtrees(Vec::new()));
+    let nowhere = operator(PlaceScope::Subtrees(Vec::new()));
     let refused = staging
         .upload(
             &nowhere,

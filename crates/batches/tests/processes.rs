@@ -2,8 +2,9 @@
 //! changes, and an in-memory copy is never used once the batch has moved on.
 
 use chrono::Utc;
-use portal_batches::{Area, Operator, Staging};
+use portal_batches::{Operator, Staging};
 use portal_crypto::MasterKey;
+use portal_domain::PlaceScope;
 use portal_domain::RowStatus;
 use portal_store::AuditContext;
 use portal_store::places;
@@ -57,7 +58,7 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
     let config = first.config(tenant).await.unwrap().unwrap();
     let operator = Operator {
         ctx: ctx.clone(),
-        area: Area::Instance,
+        area: PlaceScope::Everything,
         today: Utc::now().date_naive(),
     };
     let csv = "Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\n\

@@ -10,6 +10,7 @@ mod ids;
 mod instance;
 mod password;
 pub mod place_path;
+mod scope;
 mod staging;
 mod tenant;
 
@@ -19,6 +20,7 @@ pub use email::Email;
 pub use ids::{InstanceId, TenantId, UserId};
 pub use instance::{BaseUrl, InstanceName, ServiceUsername};
 pub use password::{NewPassword, PasswordPolicyError};
+pub use scope::PlaceScope;
 pub use staging::{ProblemKind, RowCounts, RowStatus};
 pub use tenant::{TenantName, TenantSlug};
 

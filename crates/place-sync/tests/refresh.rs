@@ -4,9 +4,10 @@ use chrono::Utc;
 use cht_client::{ChtClient, ChtConfig};
 use cht_sim::{Seed, SimConfig, Simulator};
 use portal_crypto::MasterKey;
+use portal_domain::PlaceScope;
 use portal_domain::place_path;
 use portal_store::AuditContext;
-use portal_store::places::{self, PlaceFilter};
+use portal_store::places;
 
 #[tokio::test]
 async fn every_place_of_every_type_is_cached_with_its_lineage() {
@@ -51,7 +52,7 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
     assert_eq!(status.iter().map(|s| s.place_count).sum::<i64>(), 3_000);
 
     // A chv area sits four levels down; its lineage names its three ancestors, root first.
-    let roots = places::children(&db, instance, None, &PlaceFilter::Everything, 100)
+    let roots = places::children(&db, instance, None, &PlaceScope::Everything, 100)
         .await
         .unwrap();
     assert!(
@@ -60,7 +61,7 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
                 .iter()
                 .all(|p| p.contact_type == "a_county" && p.lineage == "/")
     );
-    let area = places::search(&db, instance, "", &PlaceFilter::Everything, 10_000)
+    let area = places::search(&db, instance, "", &PlaceScope::Everything, 10_000)
         .await
         .unwrap()
         .into_iter()
@@ -78,11 +79,11 @@ async fn every_place_of_every_type_is_cached_with_its_lineage() {
         .unwrap();
     assert_eq!(county.contact_type, "a_county");
     // Scope filtering sees the area under its county, not under another one.
-    let filter = PlaceFilter::Subtrees(vec![county.id.clone()]);
-    assert!(filter.allows(&area));
+    let filter = PlaceScope::Subtrees(vec![county.id.clone()]);
+    assert!(area.is_within(&filter));
     let other = roots.iter().find(|r| r.id != county.id);
     if let Some(other) = other {
-        assert!(!PlaceFilter::Subtrees(vec![other.id.clone()]).allows(&area));
+        assert!(!area.is_within(&PlaceScope::Subtrees(vec![other.id.clone()])));
     }
     let events = portal_store::audit::list_recent(&db, 5).await.unwrap();
     assert_eq!(events[0].action, "places.refreshed");

@@ -6,7 +6,7 @@
 //! in one transaction, so readers see the old cache or the new one, never half of each.
 
 use chrono::{DateTime, Utc};
-use portal_domain::{AuditAction, InstanceId, TargetKind, TenantId, place_path};
+use portal_domain::{AuditAction, InstanceId, PlaceScope, TargetKind, TenantId, place_path};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -56,48 +56,24 @@ impl From<place::Model> for Place {
     }
 }
 
-/// Which part of an instance a reader may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlaceFilter {
-    Everything,
-    /// Only these places and what lies below them (an empty list shows nothing).
-    Subtrees(Vec<String>),
+/// The SQL test of [`PlaceScope::covers`]: the place is a root, or has one in its lineage.
+fn condition(scope: &PlaceScope) -> Condition {
+    match scope {
+        PlaceScope::Everything => Condition::all(),
+        PlaceScope::Subtrees(roots) if roots.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
+        PlaceScope::Subtrees(roots) => roots.iter().fold(Condition::any(), |any, root| {
+            let pattern = format!("%/{}/%", escape_like(&place_path::segment(root)));
+            any.add(place::Column::Id.eq(root.clone()))
+                .add(Expr::col(place::Column::Lineage).like(LikeExpr::new(pattern).escape('\\')))
+        }),
+    }
 }
 
-impl PlaceFilter {
-    /// Nothing at all.
+impl Place {
+    /// Whether the place is inside `scope` (the same test as the SQL one, in memory).
     #[must_use]
-    pub const fn nothing() -> Self {
-        Self::Subtrees(Vec::new())
-    }
-
-    #[must_use]
-    pub fn is_nothing(&self) -> bool {
-        matches!(self, Self::Subtrees(roots) if roots.is_empty())
-    }
-
-    fn condition(&self) -> Condition {
-        match self {
-            Self::Everything => Condition::all(),
-            Self::Subtrees(roots) if roots.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
-            Self::Subtrees(roots) => roots.iter().fold(Condition::any(), |any, root| {
-                let pattern = format!("%/{}/%", escape_like(&place_path::segment(root)));
-                any.add(place::Column::Id.eq(root.clone())).add(
-                    Expr::col(place::Column::Lineage).like(LikeExpr::new(pattern).escape('\\')),
-                )
-            }),
-        }
-    }
-
-    /// The same test as [`Self::condition`], in memory.
-    #[must_use]
-    pub fn allows(&self, place: &Place) -> bool {
-        match self {
-            Self::Everything => true,
-            Self::Subtrees(roots) => roots
-                .iter()
-                .any(|root| place_path::is_within(&place.id, &place.lineage, root)),
-        }
+    pub fn is_within(&self, scope: &PlaceScope) -> bool {
+        scope.covers(&self.id, &self.lineage)
     }
 }
 
@@ -294,14 +270,14 @@ pub async fn search(
     db: &DatabaseConnection,
     instance_id: InstanceId,
     query: &str,
-    filter: &PlaceFilter,
+    filter: &PlaceScope,
     limit: u64,
 ) -> Result<Vec<Place>> {
     let pattern = format!("%{}%", escape_like(&place_path::name_key(query)));
     let models = place::Entity::find()
         .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
         .filter(Expr::col(place::Column::NameKey).like(LikeExpr::new(pattern).escape('\\')))
-        .filter(filter.condition())
+        .filter(condition(filter))
         .order_by_asc(place::Column::Depth)
         .order_by_asc(place::Column::NameKey)
         .limit(limit)
@@ -315,7 +291,7 @@ pub async fn children(
     db: &DatabaseConnection,
     instance_id: InstanceId,
     parent: Option<&str>,
-    filter: &PlaceFilter,
+    filter: &PlaceScope,
     limit: u64,
 ) -> Result<Vec<Place>> {
     let parent_condition = match parent {
@@ -325,7 +301,7 @@ pub async fn children(
     let models = place::Entity::find()
         .filter(place::Column::InstanceId.eq(instance_id.as_uuid()))
         .filter(parent_condition)
-        .filter(filter.condition())
+        .filter(condition(filter))
         .order_by_asc(place::Column::NameKey)
         .limit(limit)
         .all(db)

@@ -374,9 +374,11 @@ pub struct NewBatch {
     pub upload_header: Option<Vec<String>>,
 }
 
-/// Rows are written many per statement, in chunks within every database's limit on bound
-/// parameters (SQLite allows 32,766): an upload of 100,000 rows is a few dozen statements.
+/// Rows are made and written this many at a time, many per statement ([`insert_rows`]): an
+/// upload of 100,000 rows is a few dozen statements.
 const INSERT_CHUNK: usize = 3000;
+/// Rows per SQLite `INSERT`: SQLite binds at most 32,766 parameters in one statement.
+const SQLITE_CHUNK: usize = 32_766 / ROW_VALUES;
 
 async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord]) -> Result<()> {
     let backend = db.get_database_backend();
@@ -392,9 +394,9 @@ async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord])
         }
         return Ok(());
     }
-    // SQLite: many rows per statement, each value bound.
-    let mut values = Vec::with_capacity(INSERT_CHUNK * ROW_VALUES);
-    for chunk in rows.chunks(INSERT_CHUNK) {
+    // SQLite: many rows per statement, each value bound, within its limit on bound parameters.
+    let mut values = Vec::with_capacity(SQLITE_CHUNK * ROW_VALUES);
+    for chunk in rows.chunks(SQLITE_CHUNK) {
         values.clear();
         let mut sql = String::with_capacity(48 + chunk.len() * ROW_VALUES * 6);
         sql.push_str("INSERT INTO staged_rows (");

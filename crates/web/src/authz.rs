@@ -20,9 +20,10 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use portal_access::{InstanceView, Principal, Target};
+use portal_domain::PlaceScope;
 use portal_domain::{InstanceId, Permission, PermissionSet, TenantId};
 use portal_store::instances::{self, Instance};
-use portal_store::places::{self, Place, PlaceFilter};
+use portal_store::places::{self, Place};
 use portal_store::tenants::{self, Tenant};
 
 use crate::error::{AppError, AppResult};
@@ -129,7 +130,7 @@ pub async fn place_filter(
     authorized: &Authorized,
     instance: InstanceId,
     permission: Option<Permission>,
-) -> AppResult<PlaceFilter> {
+) -> AppResult<PlaceScope> {
     let view = state
         .access
         .instance_view(
@@ -142,7 +143,7 @@ pub async fn place_filter(
         .await
         .map_err(anyhow::Error::from)?;
     Ok(match view {
-        InstanceView::Nothing => PlaceFilter::nothing(),
+        InstanceView::Nothing => PlaceScope::nothing(),
         InstanceView::Places(filter) => filter,
     })
 }

@@ -11,8 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use portal_domain::Permission;
+use portal_domain::PlaceScope;
 use portal_store::instances::Instance;
-use portal_store::places::{self, Place, PlaceFilter};
+use portal_store::places::{self, Place};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -38,7 +39,7 @@ pub async fn filter(
     state: &AppState,
     authorized: &Authorized,
     instance: &Instance,
-) -> AppResult<PlaceFilter> {
+) -> AppResult<PlaceScope> {
     authz::place_filter(state, authorized, instance.id, None).await
 }
 
@@ -100,10 +101,10 @@ pub async fn index(
     let instance = authorized.instance()?;
     let filter = filter(&state, &authorized, instance).await?;
     let top = match &filter {
-        PlaceFilter::Everything => {
+        PlaceScope::Everything => {
             places::children(&state.db, instance.id, None, &filter, LIST_LIMIT).await?
         }
-        PlaceFilter::Subtrees(roots) => {
+        PlaceScope::Subtrees(roots) => {
             let mut list = Vec::new();
             for id in roots {
                 list.extend(places::get(&state.db, instance.id, id).await?);
@@ -131,14 +132,14 @@ pub async fn index(
             }
             h1 { "Places of " (instance.name) }
             (search_box(&base))
-            h2 { @if filter == PlaceFilter::Everything { "Top of the hierarchy" } @else { "Your areas" } }
+            h2 { @if filter == PlaceScope::Everything { "Top of the hierarchy" } @else { "Your areas" } }
             (place_list(&base, &top))
             h2 { "Cache" }
             (gap_notices(&gaps))
             div.card {
                 @if status.is_empty() {
                     p { "The portal has not read this instance's places yet." }
-                } @else if filter != PlaceFilter::Everything {
+                } @else if filter != PlaceScope::Everything {
                     // Instance-wide counts are not for people who see part of it.
                     p { "Places last read from CHT " (views::age(now, status.iter().map(|s| s.refreshed_at).min().unwrap_or(now))) "." }
                 } @else {
@@ -184,7 +185,7 @@ pub async fn show(
     let ancestors: Vec<Place> = places::ancestors(&state.db, instance.id, place)
         .await?
         .into_iter()
-        .filter(|a| filter.allows(a))
+        .filter(|a| a.is_within(&filter))
         .collect();
     let base = base(&authorized, instance);
     Ok(views::page(

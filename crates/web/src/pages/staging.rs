@@ -13,12 +13,11 @@ use axum::extract::{Multipart, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_batches::{Area, Operator, Refusal, TenantConfig};
+use portal_batches::{Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
-use portal_domain::Permission;
-use portal_domain::RowStatus;
+use portal_domain::{Permission, PlaceScope, RowStatus};
 use portal_staging::Validator;
-use portal_store::places::{self, PlaceFilter};
+use portal_store::places;
 use portal_store::staging::{BatchInfo, RowQuery, RowRecord};
 use serde::Deserialize;
 
@@ -49,17 +48,14 @@ async fn config(state: &AppState, authorized: &Authorized) -> AppResult<TenantCo
 }
 
 /// The operator's filter for staging in this instance.
-async fn stage_filter(state: &AppState, authorized: &Authorized) -> AppResult<PlaceFilter> {
+async fn stage_filter(state: &AppState, authorized: &Authorized) -> AppResult<PlaceScope> {
     let instance = authorized.instance()?;
     authz::place_filter(state, authorized, instance.id, Some(Permission::Stage)).await
 }
 
 /// Where the operator may stage in this instance now.
-async fn area(state: &AppState, authorized: &Authorized) -> AppResult<Area> {
-    Ok(match stage_filter(state, authorized).await? {
-        PlaceFilter::Everything => Area::Instance,
-        PlaceFilter::Subtrees(roots) => Area::Subtrees(roots),
-    })
+async fn area(state: &AppState, authorized: &Authorized) -> AppResult<PlaceScope> {
+    stage_filter(state, authorized).await
 }
 
 async fn operator(
