@@ -1,10 +1,15 @@
 //! Staging at national scale, end to end through the running portal:
 //!
-//! - a Kenya-shaped instance with 100,000 cached places (47 counties → sub-counties → CHUs →
-//!   CHP areas) and the real eCHIS-KE deployment config;
-//! - a 100,000-row CHP CSV (about 3% messy rows: wrong case, stray spaces, misspelt CHUs, bad
-//!   and duplicate phones), uploaded over HTTP to the staging page, until it is validated and
-//!   stored (the redirect to the batch page);
+//! - a Kenya-shaped instance with 109,967 cached places (47 counties → 320 sub-counties → 9,600
+//!   CHUs carrying their codes → 100,000 CHP areas carrying the copied unit fields), the
+//!   100,000 CHPs' phones cached as people (the `unique` field staging compares), and the real
+//!   eCHIS-KE deployment config;
+//! - a 10,000-row unit CSV (new CHUs), uploaded first through the same staging page, so its
+//!   units are staged;
+//! - a 100,000-row CHP CSV (about 4% messy rows: wrong case, stray spaces, misspelt CHUs, bad
+//!   and duplicate phones, about 330 phones already on the instance; 10% of the rows name a
+//!   staged unit), uploaded over HTTP to the staging page, until it is validated and stored (the
+//!   redirect to the batch page);
 //! - the batch page at the first, a middle and the last page, filtered and searched;
 //! - the rows-with-errors export (`invalid.csv`), with the memory it adds to the portal process.
 //!
@@ -17,12 +22,20 @@ use chrono::Utc;
 use portal_crypto::MasterKey;
 use portal_domain::Email;
 use portal_store::AuditContext;
-use portal_store::places::{self, PlaceRecord};
+use portal_store::people::PersonRecord;
+use portal_store::places::{self, PlaceRecord, Refresh};
 use portal_store::users::{self, NewUser};
 use reqwest::redirect;
 
-const PLACES: usize = 100_000;
+/// CHP areas, each with a cached primary contact (its phone).
+const AREAS: usize = 100_000;
+const COUNTIES: usize = 47;
+const SUB_COUNTIES: usize = 320;
+const CHUS: usize = 9_600;
+const PLACES: usize = COUNTIES + SUB_COUNTIES + CHUS + AREAS;
 const ROWS: usize = 100_000;
+/// New units in the unit file, staged before the CHP upload.
+const UNITS: usize = 10_000;
 const PASSWORD: &str = "benchmark password 2026";
 
 struct Rng(u64);
@@ -69,15 +82,26 @@ fn name(n: usize, salt: usize) -> String {
 
 struct Hierarchy {
     places: Vec<PlaceRecord>,
+    /// The CHP areas' primary contacts, with their phones as a refresh stores them.
+    people: Vec<PersonRecord>,
     /// (sub-county name, CHU short name) of every CHU.
     chus: Vec<(String, String)>,
+    sub_names: Vec<String>,
+}
+
+/// The phone of the cached primary contact of area `a` (E.164, as a refresh formats it).
+fn cached_phone(a: usize) -> String {
+    format!("+2547{:08}", 20_000_000 + a)
+}
+
+fn props(pairs: &[(&str, String)]) -> serde_json::Map<String, serde_json::Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+        .collect()
 }
 
 fn hierarchy() -> Hierarchy {
-    let counties = 47;
-    let subs = 320;
-    let chus = 9_600;
-    let areas = PLACES - counties - subs - chus;
     let mut places = Vec::with_capacity(PLACES);
     let record = |id: String, kind: &str, name: String, ancestors: Vec<String>| PlaceRecord {
         id,
@@ -86,7 +110,7 @@ fn hierarchy() -> Hierarchy {
         ancestors,
         properties: serde_json::Map::new(),
     };
-    for c in 0..counties {
+    for c in 0..COUNTIES {
         places.push(record(
             format!("county-{c}"),
             "a_county",
@@ -95,42 +119,116 @@ fn hierarchy() -> Hierarchy {
         ));
     }
     let mut sub_names = Vec::new();
-    for s in 0..subs {
-        let county = format!("county-{}", s % counties);
+    for s in 0..SUB_COUNTIES {
+        let county = format!("county-{}", s % COUNTIES);
         let n = name(s, 2);
         sub_names.push(n.clone());
         places.push(record(format!("sub-{s}"), "b_sub_county", n, vec![county]));
     }
     let mut chu_list = Vec::new();
-    for u in 0..chus {
-        let s = u % subs;
+    for u in 0..CHUS {
+        let s = u % SUB_COUNTIES;
         let short = name(u, 3);
         chu_list.push((sub_names[s].clone(), short.clone()));
-        places.push(record(
-            format!("chu-{u}"),
-            "c_community_health_unit",
-            format!("{short} Community Health Unit"),
-            vec![format!("county-{}", s % counties), format!("sub-{s}")],
-        ));
-    }
-    for a in 0..areas {
-        let u = a % chus;
-        let s = u % subs;
-        places.push(record(
-            format!("area-{a}"),
-            "d_community_health_volunteer_area",
-            format!("{} {} Area", FIRST[a % FIRST.len()], name(a, 4)),
-            vec![
-                format!("county-{}", s % counties),
-                format!("sub-{s}"),
+        // What a Kenya CHP area copies from its unit (docs/deployment-profiles.md).
+        places.push(PlaceRecord {
+            properties: props(&[
+                ("code", format!("{}", 100_000 + u)),
+                ("link_facility_code", format!("{}", 10_000 + u % 5_000)),
+                (
+                    "link_facility_name",
+                    format!("{} Dispensary", name(u % 5_000, 6)),
+                ),
+            ]),
+            ..record(
                 format!("chu-{u}"),
-            ],
-        ));
+                "c_community_health_unit",
+                format!("{short} Community Health Unit"),
+                vec![format!("county-{}", s % COUNTIES), format!("sub-{s}")],
+            )
+        });
+    }
+    let mut people = Vec::with_capacity(AREAS);
+    for a in 0..AREAS {
+        let u = a % CHUS;
+        let s = u % SUB_COUNTIES;
+        let id = format!("area-{a}");
+        let contact = format!("{} {}", FIRST[a % FIRST.len()], LAST[a % LAST.len()]);
+        people.push(PersonRecord {
+            place_id: id.clone(),
+            place_type: "d_community_health_volunteer_area".to_owned(),
+            contact_id: format!("person-{a}"),
+            contact_name: contact.clone(),
+            values: vec![("phone".to_owned(), cached_phone(a))],
+        });
+        places.push(PlaceRecord {
+            properties: props(&[
+                ("chu_code", format!("{}", 100_000 + u)),
+                (
+                    "chu_name",
+                    format!("{} Community Health Unit", chu_list[u].1),
+                ),
+                ("link_facility_code", format!("{}", 10_000 + u % 5_000)),
+                (
+                    "link_facility_name",
+                    format!("{} Dispensary", name(u % 5_000, 6)),
+                ),
+            ]),
+            ..record(
+                id,
+                "d_community_health_volunteer_area",
+                format!("{contact} {} Area", name(a, 4)),
+                vec![
+                    format!("county-{}", s % COUNTIES),
+                    format!("sub-{s}"),
+                    format!("chu-{u}"),
+                ],
+            )
+        });
     }
     Hierarchy {
         places,
+        people,
         chus: chu_list,
+        sub_names,
     }
+}
+
+/// The short name of the `k`th unit of the unit file (none is cached).
+fn new_unit(k: usize) -> String {
+    name(CHUS + k, 5)
+}
+
+/// The sub-county of the `k`th new unit.
+fn new_unit_sub(h: &Hierarchy, k: usize) -> &str {
+    &h.sub_names[(k * 7) % SUB_COUNTIES]
+}
+
+/// The unit upload (Kenya `c_community_health_unit` columns): all new units, valid.
+fn unit_csv(h: &Hierarchy) -> Vec<u8> {
+    let mut rng = Rng(2027);
+    let mut out = String::with_capacity(UNITS * 140);
+    out.push_str(
+        "Sub County,Affected CHU,CHU Name,CHU Code,Link Facility Name,Link Facility MFL Code,\
+         CHA Name,CHA Phone,Require password change\r\n",
+    );
+    for k in 0..UNITS {
+        let cha = format!(
+            "{} {}",
+            FIRST[rng.below(FIRST.len())],
+            LAST[rng.below(LAST.len())]
+        );
+        out.push_str(&format!(
+            "{},,{},{},{} Health Centre,{},{cha},07{:08},no\r\n",
+            new_unit_sub(h, k),
+            new_unit(k),
+            200_000 + k,
+            name(k, 7),
+            60_000 + k % 30_000,
+            12_000_000 + k,
+        ));
+    }
+    out.into_bytes()
 }
 
 /// The CHP upload: Sub County, CHU, Outgoing CHP, CHP Name, CHP Phone, Require password change.
@@ -139,7 +237,14 @@ fn csv(h: &Hierarchy) -> Vec<u8> {
     let mut out = String::with_capacity(ROWS * 80);
     out.push_str("Sub County,CHU,Outgoing CHP,CHP Name,CHP Phone,Require password change\r\n");
     for i in 0..ROWS {
-        let (sub, chu) = &h.chus[rng.below(h.chus.len())];
+        // One row in ten names a unit the staged unit file creates.
+        let (sub, chu) = if rng.below(10) == 0 {
+            let k = rng.below(UNITS);
+            (new_unit_sub(h, k).to_owned(), new_unit(k))
+        } else {
+            h.chus[rng.below(h.chus.len())].clone()
+        };
+        let (sub, chu) = (&sub, &chu);
         let person = format!(
             "{} {}",
             FIRST[rng.below(FIRST.len())],
@@ -163,10 +268,11 @@ fn csv(h: &Hierarchy) -> Vec<u8> {
             ), // bad phone
             _ => (sub.clone(), chu.clone(), person, phone),
         };
-        let dup_phone = if messy == 3 {
-            "0710000000".to_owned()
-        } else {
-            phone
+        let dup_phone = match messy {
+            3 => "0710000000".to_owned(),
+            // A phone a cached CHP already has (about 330 rows).
+            4 if rng.below(3) == 0 => format!("07{:08}", 20_000_000 + rng.below(AREAS)),
+            _ => phone,
         };
         out.push_str(&format!("{sub},{chu},,{person},{dup_phone},no\r\n"));
     }
@@ -191,7 +297,7 @@ fn memory_mib(pid: &str, field: &str) -> f64 {
 
 /// Downloads the batch's rows with errors and prints how long it took and how far the portal's
 /// resident memory rose above where it was before (the peak is reset first: `clear_refs` 5).
-async fn export_invalid_rows(client: &reqwest::Client, batch: &str, pid: &str, errors: i32) {
+async fn export_invalid_rows(client: &reqwest::Client, batch: &str, pid: &str, errors: i32) -> f64 {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
     let before = memory_mib(pid, "VmRSS:");
     let started = Instant::now();
@@ -210,6 +316,45 @@ async fn export_invalid_rows(client: &reqwest::Client, batch: &str, pid: &str, e
         peak_rss_mib(pid),
         peak_rss_mib(pid) - before
     );
+    peak_rss_mib(pid)
+}
+
+/// Opens the staging page and uploads `body` as a file of `contact_type`, timing until the
+/// redirect to the batch page (every row decoded, validated and stored). Returns the seconds
+/// and the batch page's path.
+async fn upload(
+    client: &reqwest::Client,
+    staging: &str,
+    contact_type: &str,
+    file_name: &str,
+    body: Vec<u8>,
+) -> (f64, String) {
+    let page = client
+        .get(staging)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf(&page);
+    let form = reqwest::multipart::Form::new()
+        .text("contact_type", contact_type.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(body).file_name(file_name.to_owned()),
+        );
+    let started = Instant::now();
+    let response = client
+        .post(format!("{staging}/upload?_csrf={token}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(response.status(), 303, "{file_name} stored");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    (elapsed, location)
 }
 
 fn csrf(html: &str) -> String {
@@ -243,11 +388,24 @@ async fn run(label: &str, url: &str) {
     .map(str::to_owned)
     .to_vec();
     let started = Instant::now();
-    places::replace_types(&db, &ctx, tenant, instance, &types, h.places.clone())
-        .await
-        .unwrap();
+    // As a place refresh stores them: the places and their primary contacts' phones together.
+    places::replace(
+        &db,
+        &ctx,
+        tenant,
+        instance,
+        Refresh {
+            types,
+            whole: true,
+            records: h.places.clone(),
+            people: h.people.clone(),
+            gaps: Vec::new(),
+        },
+    )
+    .await
+    .unwrap();
     println!(
-        "cache {PLACES} places: {:.2} s (setup, not part of the target)",
+        "cache {PLACES} places and {AREAS} people: {:.2} s (setup, not part of the target)",
         started.elapsed().as_secs_f64()
     );
     let config = std::fs::read(concat!(
@@ -332,47 +490,49 @@ async fn run(label: &str, url: &str) {
         .unwrap();
     assert_eq!(signed.status(), 303, "signed in");
 
+    let staging = format!("{base}/tenants/{tenant}/instances/{instance}/staging");
+    // The staging page loads the place index in the background; the unit upload waits for it.
+    let units = unit_csv(&h);
+    let (elapsed, unit_batch) = upload(
+        &client,
+        &staging,
+        "c_community_health_unit",
+        "units.csv",
+        units,
+    )
+    .await;
+    let unit_id: uuid::Uuid = unit_batch.rsplit('/').next().unwrap().parse().unwrap();
+    let unit_info = portal_store::staging::batch(&db, instance, unit_id)
+        .await
+        .unwrap();
+    println!(
+        "unit upload ({UNITS} rows, place index loading since the staging page was opened): \
+         {elapsed:.2} s; {} valid, {} with warnings, {} with errors",
+        unit_info.valid, unit_info.warning, unit_info.error
+    );
+    let peak_after_units = peak_rss_mib(&pid);
+
     let body = csv(&h);
     println!(
-        "upload: {ROWS} rows, {:.1} MiB CSV",
+        "CHP upload: {ROWS} rows, {:.1} MiB CSV",
         body.len() as f64 / 1_048_576.0
     );
-    let staging = format!("{base}/tenants/{tenant}/instances/{instance}/staging");
     let mut batch = String::new();
     for (attempt, what) in [
-        (
-            1,
-            "first: place index loading since the staging page was opened",
-        ),
-        (2, "warm: place index in memory"),
+        (1, "first: snapshot with the staged units built"),
+        (2, "again: snapshot in memory"),
     ] {
-        let page = client
-            .get(&staging)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token = csrf(&page);
-        let form = reqwest::multipart::Form::new()
-            .text("contact_type", "d_community_health_volunteer_area")
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(body.clone()).file_name("chp.csv"),
-            );
-        let started = Instant::now();
-        let response = client
-            .post(format!("{staging}/upload?_csrf={token}"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let elapsed = started.elapsed().as_secs_f64();
-        assert_eq!(response.status(), 303, "upload {attempt} stored");
-        batch = response.headers()["location"].to_str().unwrap().to_owned();
+        let (elapsed, location) = upload(
+            &client,
+            &staging,
+            "d_community_health_volunteer_area",
+            "chp.csv",
+            body.clone(),
+        )
+        .await;
+        batch = location;
         println!(
-            "upload {attempt} ({what}): {elapsed:.2} s to validated and stored, {:.0} rows/s",
+            "CHP upload {attempt} ({what}): {elapsed:.2} s to validated and stored, {:.0} rows/s",
             ROWS as f64 / elapsed
         );
     }
@@ -381,11 +541,32 @@ async fn run(label: &str, url: &str) {
         .await
         .unwrap();
     println!(
-        "batch: {} valid, {} with warnings, {} with errors",
+        "CHP batch: {} valid, {} with warnings, {} with errors",
         info.valid, info.warning, info.error
     );
+    // The rows that name a staged unit, by status (read here, not by the portal).
+    let mut on_staged = std::collections::BTreeMap::<&str, usize>::new();
+    let mut on_instance = 0;
+    for row in portal_store::staging::all_rows(&db, id).await.unwrap() {
+        if row.depends_on.is_some_and(|d| d.batch == unit_id) {
+            *on_staged.entry(row.status.as_str()).or_default() += 1;
+        }
+        if row
+            .warnings
+            .iter()
+            .any(|w| w.kind == portal_domain::ProblemKind::DuplicateOnInstance)
+        {
+            on_instance += 1;
+        }
+    }
     println!(
-        "peak resident memory of the portal process: {:.0} MiB (this benchmark process: {:.0} MiB)",
+        "CHP rows naming a staged unit, by status: {on_staged:?}; rows warned of a value \
+         already on the instance: {on_instance}"
+    );
+    println!(
+        "peak resident memory of the portal process: {:.0} MiB after the unit upload, {:.0} MiB \
+         after the CHP uploads (this benchmark process: {:.0} MiB)",
+        peak_after_units,
         peak_rss_mib(&pid),
         peak_rss_mib("self")
     );
@@ -429,7 +610,14 @@ async fn run(label: &str, url: &str) {
             times[times.len() - 1]
         );
     }
-    export_invalid_rows(&client, &format!("{base}{batch}"), &pid, info.error).await;
+    let peak_before_export = peak_rss_mib(&pid);
+    let export_peak =
+        export_invalid_rows(&client, &format!("{base}{batch}"), &pid, info.error).await;
+    println!(
+        "peak resident memory of the portal process over the whole run, the export included: \
+         {:.0} MiB",
+        peak_before_export.max(export_peak)
+    );
     let _ = portal.kill();
     let _ = portal.wait();
     let _ = std::fs::remove_file(&log_path);

@@ -343,7 +343,7 @@ async fn a_staged_chp_phone_already_on_the_instance_is_a_duplicate_warning() {
     assert_eq!(page.matches("exists on the instance").count(), 1, "{page}");
     assert!(
         page.contains(
-            "A contact with the same \"CHP Phone\" exists on the instance, at place ID \"area-jane\""
+            "A contact with the same \"CHP Phone\" exists on the instance: the primary contact of \"Jane Mwangi Area\" (ID \"area-jane\")"
         ),
         "{page}"
     );

@@ -4,21 +4,62 @@
 //!
 //! Built once per index snapshot; each row then costs a hash lookup or two.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use portal_deploy_config::{ContactType, DeploymentConfig, DeploymentProfile};
 use portal_domain::RowStatus;
 use portal_staging::{PlaceIndex, PlaceSource, PlaceValues, Problem, StagedRow, Validator};
 use portal_store::staging::{CopiedValue, Dependency, RowPlace, StagedPlace};
 
-/// The places new places may copy values from.
+/// The places new places may copy values from: the cached ones (shared by every snapshot over
+/// the same place cache and config) and those staged by other batches.
 #[derive(Debug, Default)]
 pub(crate) struct Sources {
     profile: DeploymentProfile,
-    /// Values of the places read as parents or siblings, by id (cached or staged).
-    places: HashMap<String, PlaceValues>,
+    cached: Arc<CachedSources>,
+    /// Values of the places staged by other batches, by their staged id.
+    staged: HashMap<String, PlaceValues>,
+}
+
+/// The cached places of the types the profile copies from, built once per place cache and
+/// config: a national cache holds some 100,000 of them, so each is kept compact (names of
+/// types and properties shared) and one copy serves every snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct CachedSources {
+    places: HashMap<Box<str>, CachedPlace>,
     /// Ids of cached places with values, by their parent's id: the siblings of a new place.
-    children: HashMap<String, Vec<String>>,
+    children: HashMap<Box<str>, Vec<Box<str>>>,
+}
+
+#[derive(Debug)]
+struct CachedPlace {
+    place_type: Arc<str>,
+    /// Its name as cached: how messages name it, and its `name` value.
+    name: Box<str>,
+    /// Its other non-blank values the profile reads.
+    values: Box<[(Arc<str>, Box<str>)]>,
+}
+
+impl PlaceSource for CachedPlace {
+    fn place_type(&self) -> &str {
+        &self.place_type
+    }
+
+    fn label(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.name)
+    }
+
+    fn property(&self, property: &str) -> Option<Cow<'_, str>> {
+        if property == "name" {
+            return Some(Cow::Borrowed(&self.name));
+        }
+        self.values
+            .iter()
+            .find(|(name, _)| &**name == property)
+            .map(|(_, value)| Cow::Borrowed(&**value))
+    }
 }
 
 /// A property value as a string (CHT stores codes as strings or numbers).
@@ -30,13 +71,75 @@ fn text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-impl Sources {
-    /// Reads the places of the types the profile copies from: cached ones (`cached`: id, type,
-    /// properties as JSON text) and those staged by other batches.
+impl CachedSources {
+    /// Reads the cached places of the types the profile copies from (`cached`: id, type,
+    /// properties as JSON text), placed by `index`.
     pub fn build(
         config: &DeploymentConfig,
         index: &PlaceIndex,
         cached: &[(String, String, String)],
+    ) -> Self {
+        let wanted: HashMap<String, (Arc<str>, Vec<Arc<str>>)> = config
+            .profile_source_properties()
+            .into_iter()
+            .map(|(kind, properties)| {
+                let shared = (
+                    Arc::from(kind.as_str()),
+                    properties.iter().map(|p| Arc::from(p.as_str())).collect(),
+                );
+                (kind, shared)
+            })
+            .collect();
+        let mut sources = Self::default();
+        if wanted.is_empty() {
+            return sources;
+        }
+        for (id, kind, json) in cached {
+            let Some((place_type, properties)) = wanted.get(kind) else {
+                continue;
+            };
+            let Ok(serde_json::Value::Object(map)) = serde_json::from_str(json) else {
+                continue;
+            };
+            let Some(place) = index.get(id) else {
+                continue;
+            };
+            // The name is the index's (a `name` property, if any, never wins).
+            let mut values: Vec<(Arc<str>, Box<str>)> = Vec::new();
+            for p in properties.iter().filter(|p| &***p != "name") {
+                if values.iter().any(|(seen, _)| seen == p) {
+                    continue;
+                }
+                if let Some(v) = map.get(&**p).and_then(text).filter(|v| !v.is_empty()) {
+                    values.push((Arc::clone(p), v.into_boxed_str()));
+                }
+            }
+            if let Some(parent) = index.lineage(id).first() {
+                sources
+                    .children
+                    .entry(parent.id().into())
+                    .or_default()
+                    .push(id.as_str().into());
+            }
+            sources.places.insert(
+                id.as_str().into(),
+                CachedPlace {
+                    place_type: Arc::clone(place_type),
+                    name: place.name().into(),
+                    values: values.into_boxed_slice(),
+                },
+            );
+        }
+        sources.children.values_mut().for_each(|ids| ids.sort());
+        sources
+    }
+}
+
+impl Sources {
+    /// The cached sources with the places staged by other batches added.
+    pub fn build(
+        config: &DeploymentConfig,
+        cached: Arc<CachedSources>,
         staged: &[(StagedPlace, String)],
     ) -> Self {
         let profile = config.profile().clone();
@@ -44,42 +147,11 @@ impl Sources {
             config.profile_source_properties().into_iter().collect();
         let mut sources = Self {
             profile,
-            ..Self::default()
+            cached,
+            staged: HashMap::new(),
         };
         if wanted.is_empty() {
             return sources;
-        }
-        for (id, kind, json) in cached {
-            let Some(properties) = wanted.get(kind) else {
-                continue;
-            };
-            let Ok(serde_json::Value::Object(map)) = serde_json::from_str(json) else {
-                continue;
-            };
-            let mut values: BTreeMap<String, String> = properties
-                .iter()
-                .filter_map(|p| map.get(p).and_then(text).map(|v| (p.clone(), v)))
-                .filter(|(_, v)| !v.is_empty())
-                .collect();
-            let Some(place) = index.get(id) else {
-                continue;
-            };
-            values.insert("name".to_owned(), place.name().to_owned());
-            if let Some(parent) = index.lineage(id).first() {
-                sources
-                    .children
-                    .entry(parent.id().to_owned())
-                    .or_default()
-                    .push(id.clone());
-            }
-            sources.places.insert(
-                id.clone(),
-                PlaceValues {
-                    place_type: kind.clone(),
-                    label: place.name().to_owned(),
-                    values,
-                },
-            );
         }
         for (place, kind) in staged {
             if place.status == RowStatus::Error || !wanted.contains_key(kind) {
@@ -91,7 +163,7 @@ impl Sources {
                 .and_then(|json| serde_json::from_str(json).ok())
                 .unwrap_or_default();
             values.insert("name".to_owned(), place.name.clone());
-            sources.places.insert(
+            sources.staged.insert(
                 Dependency::place_id(place.batch, place.idx),
                 PlaceValues {
                     place_type: kind.clone(),
@@ -100,8 +172,15 @@ impl Sources {
                 },
             );
         }
-        sources.children.values_mut().for_each(|ids| ids.sort());
         sources
+    }
+
+    /// The source place `id`, staged or cached.
+    fn get(&self, id: &str) -> Option<&dyn PlaceSource> {
+        match self.staged.get(id) {
+            Some(staged) => Some(staged),
+            None => self.cached.places.get(id).map(|c| c as &dyn PlaceSource),
+        }
     }
 
     /// The place a row creates, and the warnings of values the profile could not copy; `None`
@@ -119,28 +198,33 @@ impl Sources {
             return None;
         }
         let parent = row.parent();
-        let parent_values = parent.map(|p| {
-            self.places
-                .get(p.id())
-                .cloned()
-                .unwrap_or_else(|| PlaceValues {
-                    place_type: shape.parent_type.clone().unwrap_or_default(),
-                    label: p.name().to_owned(),
-                    values: BTreeMap::from([("name".to_owned(), p.name().to_owned())]),
-                })
-        });
+        // A parent that is no source (another type, or without values) still has its name.
+        let unlisted;
+        let parent_values = match parent {
+            None => None,
+            Some(p) => Some(match self.get(p.id()) {
+                Some(found) => found,
+                None => {
+                    unlisted = PlaceValues {
+                        place_type: shape.parent_type.clone().unwrap_or_default(),
+                        label: p.name().to_owned(),
+                        values: BTreeMap::from([("name".to_owned(), p.name().to_owned())]),
+                    };
+                    &unlisted as &dyn PlaceSource
+                }
+            }),
+        };
         let siblings = parent
-            .and_then(|p| self.children.get(p.id()))
+            .and_then(|p| self.cached.children.get(p.id()))
             .into_iter()
             .flatten()
-            .filter_map(|id| self.places.get(id))
-            .filter(|s| s.place_type == shape.place_type)
-            .map(|s| s as &dyn PlaceSource);
+            .filter_map(|id| self.get(id))
+            .filter(|s| s.place_type() == shape.place_type);
         let inheritance = portal_staging::inherit(
             &self.profile,
             &shape.place_type,
             name,
-            parent_values.as_ref().map(|p| p as &dyn PlaceSource),
+            parent_values,
             siblings,
         );
         let mut properties: BTreeMap<String, String> = shape

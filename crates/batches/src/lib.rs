@@ -199,6 +199,9 @@ struct Caches {
     indexes: HashMap<InstanceId, Arc<LoadedIndex>>,
     batches: VecDeque<(uuid::Uuid, Arc<tokio::sync::Mutex<LoadedBatch>>)>,
     snapshots: VecDeque<Arc<Snapshot>>,
+    /// The cached places new places copy values from, per instance, keyed by cache stamp and
+    /// config: one copy shared by that instance's snapshots.
+    sources: HashMap<InstanceId, (String, Arc<inherited::CachedSources>)>,
 }
 
 /// The staging service. Cheap to share (put it in an `Arc` or the app state).
@@ -323,8 +326,9 @@ struct Validated {
     batch: Batch,
     notices: Vec<String>,
     columns: UploadColumns,
-    /// What each row's new place is written with, by row index.
-    places: Vec<Option<RowPlace>>,
+    /// Where the rows keep their new place's values: each row's place is made again as it is
+    /// stored, rather than all 100,000 held at once.
+    shape: RowShape,
 }
 
 /// The CSV headers of the engine's contact type, in column order: raw cells are indexed by them.
@@ -459,10 +463,8 @@ impl Staging {
         let batches = staging::batches(&self.db, instance).await?;
         let contributing = staged_parents::contributing(&batches, own, kind, area, &base.index);
         // The config is part of the key: the deployment profile decides the copied values.
-        let key = staged_parents::snapshot_key(
-            &format!("{}|{}", base.stamp, config.updated_at.timestamp_micros()),
-            &contributing,
-        );
+        let sources_key = format!("{}|{}", base.stamp, config.updated_at.timestamp_micros());
+        let key = staged_parents::snapshot_key(&sources_key, &contributing);
         let cached = |this: &Self| {
             this.caches()
                 .snapshots
@@ -482,16 +484,33 @@ impl Staging {
         let owned: Vec<BatchInfo> = contributing.into_iter().cloned().collect();
         let base = Arc::clone(base);
         let deployment = Arc::clone(&config.config);
-        let built = tokio::task::spawn_blocking(move || {
+        let cached_sources = self
+            .caches()
+            .sources
+            .get(&instance)
+            .filter(|(k, _)| *k == sources_key)
+            .map(|(_, s)| Arc::clone(s));
+        let (built, cached_sources) = tokio::task::spawn_blocking(move || {
+            let cached = cached_sources.unwrap_or_else(|| {
+                Arc::new(inherited::CachedSources::build(
+                    &deployment,
+                    &base.index,
+                    &base.properties.places,
+                ))
+            });
             let refs: Vec<&BatchInfo> = owned.iter().collect();
-            staged_parents::build(key, &base.index, &refs, places, |index, staged| {
-                inherited::Sources::build(&deployment, index, &base.properties.places, staged)
-            })
+            let built = staged_parents::build(key, &base.index, &refs, places, |staged| {
+                inherited::Sources::build(&deployment, Arc::clone(&cached), staged)
+            });
+            (built, cached)
         })
         .await
         .map_err(|e| BatchError::Task(e.to_string()))?;
         let built = Arc::new(built);
         let mut caches = self.caches();
+        caches
+            .sources
+            .insert(instance, (sources_key, cached_sources));
         caches.snapshots.retain(|s| s.key != built.key);
         caches.snapshots.push_front(Arc::clone(&built));
         caches.snapshots.truncate(CACHED_SNAPSHOTS);
@@ -581,6 +600,7 @@ impl Staging {
         let scope = area::engine_scope(&operator.area);
         let today = operator.today;
         let staged = Arc::clone(&snapshot.staged);
+        let sources = Arc::clone(&snapshot);
         let validated = tokio::task::spawn_blocking(move || -> Result<Validated, Refusal> {
             let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
             let table = match input {
@@ -599,16 +619,10 @@ impl Staging {
                 .validate_table(&table, &scope, today)
                 .map_err(|e| Refusal::Header(e.to_string()))?;
             drop(table);
-            // What each row's new place is written with; warnings of values the
-            // deployment profile could not copy join the row's own.
-            let mut places = Vec::with_capacity(batch.len());
+            // Warnings of values the deployment profile could not copy join the row's own.
             let mut missing = Vec::new();
             for (i, row) in batch.rows() {
-                if places.len() <= i {
-                    places.resize(i + 1, None);
-                }
-                if let Some((place, problems)) = snapshot.sources.place_of(&shape.place, row) {
-                    places[i] = Some(place);
+                if let Some((_, problems)) = snapshot.sources.place_of(&shape.place, row) {
                     if !problems.is_empty() {
                         missing.push((i, problems));
                     }
@@ -622,7 +636,7 @@ impl Staging {
                 batch,
                 notices,
                 columns,
-                places,
+                shape,
             })
         })
         .await
@@ -631,7 +645,7 @@ impl Staging {
             batch,
             notices,
             mut columns,
-            mut places,
+            shape,
         } = match validated {
             Ok(done) => done,
             Err(refusal) => return Err(refusal.into()),
@@ -655,7 +669,11 @@ impl Staging {
             // Owned rows, each freed as its record is written.
             batch.into_rows().into_iter().map(move |(i, mut row)| {
                 let depends = staged_parents::settle(&mut row, None, &staged, None);
-                let place = places.get_mut(i).and_then(Option::take);
+                // What the row's new place is written with (as computed for its warnings).
+                let place = sources
+                    .sources
+                    .place_of(&shape.place, &row)
+                    .map(|(place, _)| place);
                 RowRecord {
                     extra: columns.take(i),
                     ..record(i, &row, false, place, depends)

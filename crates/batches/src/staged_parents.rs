@@ -126,10 +126,10 @@ pub(crate) fn snapshot_key(base_stamp: &str, batches: &[&BatchInfo]) -> String {
 /// errors will create.
 pub(crate) fn build(
     key: String,
-    base: &PlaceIndex,
+    base: &Arc<PlaceIndex>,
     batches: &[&BatchInfo],
     places: Vec<StagedPlace>,
-    sources: impl FnOnce(&PlaceIndex, &[(StagedPlace, String)]) -> Sources,
+    sources: impl FnOnce(&[(StagedPlace, String)]) -> Sources,
 ) -> Snapshot {
     let types: HashMap<Uuid, (&str, &str)> = batches
         .iter()
@@ -161,17 +161,18 @@ pub(crate) fn build(
         }
         typed.push((place, (*contact_type).to_owned()));
     }
+    // Without staged places the cached index itself serves (no copy of 100,000 places).
     let index = if records.is_empty() {
-        base.clone()
+        Arc::clone(base)
     } else {
-        let mut index = base.clone();
+        let mut index = PlaceIndex::clone(base);
         index.extend_staged(records);
-        index
+        Arc::new(index)
     };
-    let sources = sources(&index, &typed);
+    let sources = sources(&typed);
     Snapshot {
         key,
-        index: Arc::new(index),
+        index,
         staged: Arc::new(staged),
         sources,
     }

@@ -1,6 +1,6 @@
 //! A large batch's rows are stored exactly as given, on SQLite and (given an empty database) on
 //! PostgreSQL: more rows than one SQLite statement may bind (16 parameters a row, 32,766 at
-//! most), and every column, empty or not, through PostgreSQL's one-parameter insert.
+//! most), every column empty or not.
 
 use std::collections::BTreeMap;
 

@@ -848,7 +848,13 @@ impl Engine {
             }
             let key = spec.key.fuzzy(value, &mut w.keys);
             if let Some(duplicates) = self.on_instance(spec, value, key, parent_id, replaced_id) {
-                warnings.push(on_instance(&spec.label, spec.target, value, &duplicates));
+                warnings.push(on_instance(
+                    &spec.label,
+                    spec.target,
+                    value,
+                    &duplicates,
+                    self.resolver.index(),
+                ));
             }
             unique.push(if spec.label.parent {
                 parent_id.map(|p| key_hash(Some(p), key))

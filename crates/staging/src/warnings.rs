@@ -330,6 +330,7 @@ pub(crate) fn on_instance(
     target: Target,
     value: &str,
     ids: &[Arc<str>],
+    index: &crate::PlaceIndex,
 ) -> Problem {
     let parent = if label.parent { " and same parent" } else { "" };
     let shown: Vec<&str> = ids.iter().take(5).map(|id| &**id).collect();
@@ -339,11 +340,21 @@ pub(crate) fn on_instance(
             label.column,
             shown.join("\", \"")
         ),
-        Target::Contact => format!(
-            "A contact with the same \"{}\" exists on the instance, at place ID \"{}\"",
-            label.column,
-            shown.join("\", \"")
-        ),
+        // A person is found by the place they are the primary contact of: name it too.
+        Target::Contact => {
+            let places: Vec<String> = shown
+                .iter()
+                .map(|id| match index.get(id) {
+                    Some(place) => format!("\"{}\" (ID \"{id}\")", place.name()),
+                    None => format!("ID \"{id}\""),
+                })
+                .collect();
+            format!(
+                "A contact with the same \"{}\" exists on the instance: the primary contact of {}",
+                label.column,
+                places.join(", ")
+            )
+        }
     };
     Problem::new(
         ProblemKind::DuplicateOnInstance,

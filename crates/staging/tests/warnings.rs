@@ -94,7 +94,7 @@ fn unique_contact_values_among_staged_rows_and_on_the_instance() {
     assert_eq!(on_instance.kind, ProblemKind::DuplicateOnInstance);
     assert_eq!(
         on_instance.message,
-        "A contact with the same \"Phone\" exists on the instance, at place ID \"a2\""
+        "A contact with the same \"Phone\" exists on the instance: the primary contact of \"Mary Wanjiku Area\" (ID \"a2\")"
     );
 
     // Editing one of the pair clears both; only the rows sharing a value are touched.

@@ -165,95 +165,37 @@ fn json_text<T: Serialize>(value: &T) -> String {
 }
 
 impl RowRecord {
-    /// The stored columns after `batch_id`, in [`ROW_COLUMNS`] order.
-    fn columns(&self) -> RowColumns<'_> {
-        let place = self.place.as_ref();
-        RowColumns {
-            a: self.idx,
-            b: self.line,
-            c: self.status.as_str(),
-            d: json_text(&self.raw),
-            e: json_text(&self.problems),
-            f: json_text(&self.warnings),
-            g: self.acknowledged,
-            h: (!self.extra.is_empty()).then(|| json_text(&self.extra)),
-            i: place.map(|p| p.name.as_str()),
-            j: place.and_then(|p| p.parent_id.as_deref()),
-            k: place
-                .filter(|p| !p.properties.is_empty())
-                .map(|p| json_text(&p.properties)),
-            l: place
-                .filter(|p| !p.inherited.is_empty())
-                .map(|p| json_text(&p.inherited)),
-            m: self.depends_on.map(|d| d.batch),
-            n: self.depends_on.map(|d| d.idx),
-            o: self.depends_on.map(|d| d.line),
-        }
-    }
-
     fn values(&self, batch: Uuid, out: &mut Vec<sea_orm::Value>) {
-        let c = self.columns();
         out.extend([
             batch.into(),
-            c.a.into(),
-            c.b.into(),
-            c.c.into(),
-            c.d.into(),
-            c.e.into(),
-            c.f.into(),
-            c.g.into(),
-            c.h.into(),
-            c.i.map(str::to_owned).into(),
-            c.j.map(str::to_owned).into(),
-            c.k.into(),
-            c.l.into(),
-            c.m.into(),
-            c.n.into(),
-            c.o.into(),
+            self.idx.into(),
+            self.line.into(),
+            self.status.as_str().into(),
+            json_text(&self.raw).into(),
+            json_text(&self.problems).into(),
+            json_text(&self.warnings).into(),
+            self.acknowledged.into(),
+            (!self.extra.is_empty())
+                .then(|| json_text(&self.extra))
+                .into(),
+            self.place.as_ref().map(|p| p.name.clone()).into(),
+            self.place.as_ref().and_then(|p| p.parent_id.clone()).into(),
+            self.place
+                .as_ref()
+                .filter(|p| !p.properties.is_empty())
+                .map(|p| json_text(&p.properties))
+                .into(),
+            self.place
+                .as_ref()
+                .filter(|p| !p.inherited.is_empty())
+                .map(|p| json_text(&p.inherited))
+                .into(),
+            self.depends_on.map(|d| d.batch).into(),
+            self.depends_on.map(|d| d.idx).into(),
+            self.depends_on.map(|d| d.line).into(),
         ]);
     }
 }
-
-/// A row's stored columns after `batch_id`. Also one element of the JSON array PostgreSQL
-/// unpacks with `json_to_recordset` ([`PG_INSERT`]): short keys, as they repeat on every row;
-/// absent members read as NULL.
-#[derive(Serialize)]
-struct RowColumns<'a> {
-    a: i32,
-    b: i32,
-    c: &'a str,
-    d: String,
-    e: String,
-    f: String,
-    g: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    h: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    i: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    j: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    k: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    l: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    m: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    n: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    o: Option<i32>,
-}
-
-/// PostgreSQL's insert: a chunk of rows as one JSON document in one bound parameter, unpacked
-/// by the server, instead of 16 parameters per row (parsing, binding and planning a statement
-/// of 48,000 parameters cost more than storing the rows). Stays in the caller's transaction,
-/// which `COPY` through sea-orm cannot.
-const PG_INSERT: &str = "INSERT INTO staged_rows (batch_id, idx, line, status, raw, problems, \
-     warnings, acknowledged, extra_cells, place_name, parent_id, place_properties, \
-     place_inherited, depends_on_batch, depends_on_idx, depends_on_line) \
-     SELECT $1, x.a, x.b, x.c, x.d, x.e, x.f, x.g, x.h, x.i, x.j, x.k, x.l, x.m, x.n, x.o \
-     FROM json_to_recordset($2::json) AS x(a integer, b integer, c text, d text, e text, \
-     f text, g boolean, h text, i text, j text, k text, l text, m uuid, n integer, o integer)";
 
 impl TryFrom<staged_row::Model> for RowRecord {
     type Error = StoreError;
@@ -377,26 +319,17 @@ pub struct NewBatch {
 /// Rows are made and written this many at a time, many per statement ([`insert_rows`]): an
 /// upload of 100,000 rows is a few dozen statements.
 const INSERT_CHUNK: usize = 3000;
-/// Rows per SQLite `INSERT`: SQLite binds at most 32,766 parameters in one statement.
+/// Rows per SQLite `INSERT`: SQLite binds at most 32,766 parameters in one statement
+/// (PostgreSQL 65,535, so [`INSERT_CHUNK`] rows fit there).
 const SQLITE_CHUNK: usize = 32_766 / ROW_VALUES;
 
 async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord]) -> Result<()> {
     let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let columns: Vec<RowColumns<'_>> = chunk.iter().map(RowRecord::columns).collect();
-            db.execute_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                PG_INSERT,
-                [batch.into(), json_text(&columns).into()],
-            ))
-            .await?;
-        }
-        return Ok(());
-    }
-    // SQLite: many rows per statement, each value bound, within its limit on bound parameters.
-    let mut values = Vec::with_capacity(SQLITE_CHUNK * ROW_VALUES);
-    for chunk in rows.chunks(SQLITE_CHUNK) {
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    // Within each database's limit on bound parameters per statement.
+    let per_statement = if postgres { INSERT_CHUNK } else { SQLITE_CHUNK };
+    let mut values = Vec::with_capacity(per_statement * ROW_VALUES);
+    for chunk in rows.chunks(per_statement) {
         values.clear();
         let mut sql = String::with_capacity(48 + chunk.len() * ROW_VALUES * 6);
         sql.push_str("INSERT INTO staged_rows (");
@@ -409,7 +342,12 @@ async fn insert_rows(db: &impl ConnectionTrait, batch: Uuid, rows: &[RowRecord])
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('?');
+                if postgres {
+                    sql.push('$');
+                    sql.push_str(&(r * ROW_VALUES + c + 1).to_string());
+                } else {
+                    sql.push('?');
+                }
             }
             sql.push(')');
         }
