@@ -3,9 +3,9 @@
 //! - `place_name`, `parent_id`: the place the row creates (its formatted name and its resolved
 //!   parent: a CHT id, or `staged:<batch>:<row>` for a place staged itself); empty for a row
 //!   that replaces a user on an existing place;
-//! - `place_properties`, `place_inherited`: the properties the place is written with (a JSON
-//!   object, those the deployment profile copies from its parent or a sibling included) and
-//!   which of them were copied from where (a JSON array), for the preview and for commit;
+//! - `place_properties`: the place's own properties from the row's cells (a JSON object), which
+//!   places of other batches copy when the deployment profile says so (the copied values
+//!   themselves are worked out when shown and when committed, from the freshest sources);
 //! - `depends_on_batch`, `depends_on_idx`, `depends_on_line`: the staged row that creates the
 //!   row's parent. Kept while that row is removed or has errors, so the row can say why it is
 //!   invalid; commit orders parents before children by it. Indexed to find a batch's dependents.
@@ -24,7 +24,6 @@ enum StagedRows {
     PlaceName,
     ParentId,
     PlaceProperties,
-    PlaceInherited,
     DependsOnBatch,
     DependsOnIdx,
     DependsOnLine,
@@ -40,7 +39,6 @@ impl MigrationTrait for Migration {
             text_null(StagedRows::PlaceName),
             text_null(StagedRows::ParentId),
             text_null(StagedRows::PlaceProperties),
-            text_null(StagedRows::PlaceInherited),
             uuid_null(StagedRows::DependsOnBatch),
             integer_null(StagedRows::DependsOnIdx),
             integer_null(StagedRows::DependsOnLine),
@@ -80,7 +78,6 @@ impl MigrationTrait for Migration {
             StagedRows::DependsOnLine,
             StagedRows::DependsOnIdx,
             StagedRows::DependsOnBatch,
-            StagedRows::PlaceInherited,
             StagedRows::PlaceProperties,
             StagedRows::ParentId,
             StagedRows::PlaceName,

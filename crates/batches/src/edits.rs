@@ -36,17 +36,7 @@ impl Staging {
                 info.contact_type.clone(),
             )));
         };
-        let base = self.index(info.instance_id).await?;
-        let snapshot = self
-            .snapshot(
-                info.instance_id,
-                Some(info.id),
-                config,
-                kind,
-                &area_of(info),
-                &base,
-            )
-            .await?;
+        let (base, snapshot) = self.batch_snapshot(info, config, kind).await?;
         let loaded = self
             .loaded(info, config, &base, &snapshot, operator.today)
             .await?;

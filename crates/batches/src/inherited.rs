@@ -11,7 +11,7 @@ use std::sync::Arc;
 use portal_deploy_config::{ContactType, DeploymentConfig, DeploymentProfile};
 use portal_domain::RowStatus;
 use portal_staging::{PlaceIndex, PlaceSource, PlaceValues, Problem, StagedRow, Validator};
-use portal_store::staging::{CopiedValue, Dependency, RowPlace, StagedPlace};
+use portal_store::staging::{Dependency, RowPlace, StagedPlace};
 
 /// The places new places may copy values from: the cached ones (shared by every snapshot over
 /// the same place cache and config) and those staged by other batches.
@@ -183,8 +183,48 @@ impl Sources {
         }
     }
 
-    /// The place a row creates, and the warnings of values the profile could not copy; `None`
-    /// for a row that creates no place (a replacement, or no name yet).
+    /// What the profile makes of a new place of `shape` named `name` under `parent` (its id
+    /// and name): its final name, the values it copies, and those it could not.
+    fn inheritance(
+        &self,
+        shape: &PlaceShape,
+        name: &str,
+        parent: Option<(&str, &str)>,
+    ) -> portal_staging::Inheritance {
+        // A parent that is no source (another type, or without values) still has its name.
+        let unlisted;
+        let parent_values = match parent {
+            None => None,
+            Some((id, parent_name)) => Some(match self.get(id) {
+                Some(found) => found,
+                None => {
+                    unlisted = PlaceValues {
+                        place_type: shape.parent_type.clone().unwrap_or_default(),
+                        label: parent_name.to_owned(),
+                        values: BTreeMap::from([("name".to_owned(), parent_name.to_owned())]),
+                    };
+                    &unlisted as &dyn PlaceSource
+                }
+            }),
+        };
+        let siblings = parent
+            .and_then(|(id, _)| self.cached.children.get(id))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.get(id))
+            .filter(|s| s.place_type() == shape.place_type);
+        portal_staging::inherit(
+            &self.profile,
+            &shape.place_type,
+            name,
+            parent_values,
+            siblings,
+        )
+    }
+
+    /// The place a row creates (its final name, parent and own properties), and the warnings of
+    /// values the profile could not copy; `None` for a row that creates no place (a
+    /// replacement, or no name yet).
     pub fn place_of(
         &self,
         shape: &PlaceShape,
@@ -198,61 +238,55 @@ impl Sources {
             return None;
         }
         let parent = row.parent();
-        // A parent that is no source (another type, or without values) still has its name.
-        let unlisted;
-        let parent_values = match parent {
-            None => None,
-            Some(p) => Some(match self.get(p.id()) {
-                Some(found) => found,
-                None => {
-                    unlisted = PlaceValues {
-                        place_type: shape.parent_type.clone().unwrap_or_default(),
-                        label: p.name().to_owned(),
-                        values: BTreeMap::from([("name".to_owned(), p.name().to_owned())]),
-                    };
-                    &unlisted as &dyn PlaceSource
-                }
-            }),
-        };
-        let siblings = parent
-            .and_then(|p| self.cached.children.get(p.id()))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.get(id))
-            .filter(|s| s.place_type() == shape.place_type);
-        let inheritance = portal_staging::inherit(
-            &self.profile,
-            &shape.place_type,
-            name,
-            parent_values,
-            siblings,
-        );
-        let mut properties: BTreeMap<String, String> = shape
+        let inheritance = self.inheritance(shape, name, parent.map(|p| (p.id(), p.name())));
+        let properties: BTreeMap<String, String> = shape
             .place_fields
             .iter()
             .map(|(field, property)| (property.clone(), row.value(*field).to_owned()))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        let mut inherited = Vec::with_capacity(inheritance.values.len());
-        for value in inheritance.values {
-            properties.insert(value.property.clone(), value.value.clone());
-            inherited.push(CopiedValue {
-                from: value.origin.to_string(),
-                property: value.property,
-                value: value.value,
-            });
-        }
         let problems = inheritance.missing.iter().map(Problem::from).collect();
         Some((
             RowPlace {
                 name: inheritance.name,
                 parent_id: parent.map(|p| p.id().to_owned()),
                 properties,
-                inherited,
             },
             problems,
         ))
     }
+
+    /// The values the profile copies onto a stored row's new place now, and where from (for
+    /// the preview, and for commit). `parent_name` names a parent that is no source.
+    pub fn copied(
+        &self,
+        shape: &PlaceShape,
+        place: &RowPlace,
+        parent_name: Option<&str>,
+    ) -> Vec<CopiedValue> {
+        let parent = place
+            .parent_id
+            .as_deref()
+            .map(|id| (id, parent_name.unwrap_or(id)));
+        self.inheritance(shape, &place.name, parent)
+            .values
+            .into_iter()
+            .map(|v| CopiedValue {
+                from: v.origin.to_string(),
+                property: v.property,
+                value: v.value,
+            })
+            .collect()
+    }
+}
+
+/// A property the deployment profile copies onto a new place, and where from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedValue {
+    pub property: String,
+    pub value: String,
+    /// Where it was read, for people (`code of the parent "Kalawa Community Health Unit"`).
+    pub from: String,
 }
 
 /// Where a user type's rows keep what their new place is written with.

@@ -23,6 +23,7 @@ mod reads;
 mod staged_parents;
 
 pub use area::area_of;
+pub use inherited::CopiedValue;
 
 use known::known_values;
 use portal_domain::PlaceScope;
@@ -515,6 +516,21 @@ impl Staging {
         caches.snapshots.push_front(Arc::clone(&built));
         caches.snapshots.truncate(CACHED_SNAPSHOTS);
         Ok(built)
+    }
+
+    /// The place index and the snapshot an existing batch validates against.
+    async fn batch_snapshot(
+        &self,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        kind: &ContactType,
+    ) -> Result<(Arc<LoadedIndex>, Arc<Snapshot>), BatchError> {
+        let base = self.index(info.instance_id).await?;
+        let area = area_of(info);
+        let snapshot = self
+            .snapshot(info.instance_id, Some(info.id), config, kind, &area, &base)
+            .await?;
+        Ok((base, snapshot))
     }
 
     /// Decodes, validates and stores an upload as a new batch; then the batches that may name

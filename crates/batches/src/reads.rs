@@ -6,7 +6,12 @@ use portal_store::places;
 use portal_store::staging::{self, BatchInfo, RowQuery, RowRecord};
 use uuid::Uuid;
 
-use crate::{BatchError, Staging};
+use std::collections::HashMap;
+
+use portal_staging::Validator;
+
+use crate::inherited::{CopiedValue, PlaceShape};
+use crate::{BatchError, Refusal, Staging, TenantConfig};
 
 impl Staging {
     /// The batches of an instance, newest first (visible or not: filter with
@@ -81,5 +86,45 @@ impl Staging {
     pub async fn row(&self, info: &BatchInfo, idx: usize) -> Result<RowRecord, BatchError> {
         let idx = i32::try_from(idx).map_err(|_| portal_store::StoreError::NotFound("row"))?;
         Ok(staging::row(&self.db, info.id, idx).await?)
+    }
+
+    /// The values the deployment profile copies onto the new places of `rows` (of batch
+    /// `info`), by row index, worked out now from the cached places and the staged parents:
+    /// what the preview shows and commit writes.
+    pub async fn copied_values(
+        &self,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        rows: &[RowRecord],
+    ) -> Result<HashMap<i32, Vec<CopiedValue>>, BatchError> {
+        let Some(kind) = config.contact_type(&info.contact_type) else {
+            return Ok(HashMap::new());
+        };
+        let copies = config
+            .config
+            .profile()
+            .place_type(&kind.name)
+            .is_some_and(|entry| !entry.inherit.is_empty());
+        if !copies || rows.iter().all(|r| r.place.is_none()) {
+            return Ok(HashMap::new());
+        }
+        let validator = Validator::new(kind).map_err(|e| Refusal::Config(e.to_string()))?;
+        let shape = PlaceShape::of(&validator, kind);
+        let (_, snapshot) = self.batch_snapshot(info, config, kind).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let place = row.place.as_ref()?;
+                let parent = place
+                    .parent_id
+                    .as_deref()
+                    .and_then(|id| snapshot.index.get(id));
+                let copied =
+                    snapshot
+                        .sources
+                        .copied(&shape, place, parent.as_ref().map(|p| p.name()));
+                Some((row.idx, copied))
+            })
+            .collect())
     }
 }

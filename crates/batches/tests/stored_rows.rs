@@ -8,9 +8,7 @@ use chrono::Utc;
 use portal_crypto::MasterKey;
 use portal_domain::{ProblemKind, RowCounts, RowStatus};
 use portal_store::AuditContext;
-use portal_store::staging::{
-    self, CopiedValue, Dependency, NewBatch, RowPlace, RowRecord, StoredProblem,
-};
+use portal_store::staging::{self, Dependency, NewBatch, RowPlace, RowRecord, StoredProblem};
 
 const ROWS: usize = 5_000;
 
@@ -67,15 +65,6 @@ fn row(idx: usize, parent_batch: uuid::Uuid) -> RowRecord {
                 BTreeMap::from([("chu_code".into(), format!("{:06}", idx))])
             } else {
                 BTreeMap::new()
-            },
-            inherited: if idx % 2 == 0 {
-                vec![CopiedValue {
-                    property: "chu_code".into(),
-                    value: format!("{:06}", idx),
-                    from: "code of the parent \"Kalawa Community Health Unit\"".into(),
-                }]
-            } else {
-                vec![]
             },
         }),
         depends_on: (idx % 3 == 1).then(|| Dependency {

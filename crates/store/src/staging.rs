@@ -112,19 +112,10 @@ pub struct RowPlace {
     pub name: String,
     /// Its parent: a CHT id, or a staged place's id ([`Dependency::place_id`]).
     pub parent_id: Option<String>,
-    /// The properties it is written with (its name aside), copied ones included.
+    /// Its own properties from the row's cells (its name aside). The values the deployment
+    /// profile copies onto it from other places are worked out when shown and when committed
+    /// (`portal_batches`), from the freshest sources, and not stored.
     pub properties: std::collections::BTreeMap<String, String>,
-    /// The properties copied from another place by the deployment profile.
-    pub inherited: Vec<CopiedValue>,
-}
-
-/// A property the deployment profile copies onto a new place, and where from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CopiedValue {
-    pub property: String,
-    pub value: String,
-    /// Where it was read, for people (`code of the parent "Kalawa Community Health Unit"`).
-    pub from: String,
 }
 
 /// A staged row that another row waits for: it creates that row's parent.
@@ -155,9 +146,9 @@ impl Dependency {
 
 /// The columns of `staged_rows`, in the order [`insert_rows`] writes them.
 const ROW_COLUMNS: &str = "batch_id, idx, line, status, raw, problems, warnings, acknowledged, \
-     extra_cells, place_name, parent_id, place_properties, place_inherited, depends_on_batch, \
+     extra_cells, place_name, parent_id, place_properties, depends_on_batch, \
      depends_on_idx, depends_on_line";
-const ROW_VALUES: usize = 16;
+const ROW_VALUES: usize = 15;
 
 /// JSON text of a row's lists (strings and plain structs: serialising cannot fail).
 fn json_text<T: Serialize>(value: &T) -> String {
@@ -184,11 +175,6 @@ impl RowRecord {
                 .as_ref()
                 .filter(|p| !p.properties.is_empty())
                 .map(|p| json_text(&p.properties))
-                .into(),
-            self.place
-                .as_ref()
-                .filter(|p| !p.inherited.is_empty())
-                .map(|p| json_text(&p.inherited))
                 .into(),
             self.depends_on.map(|d| d.batch).into(),
             self.depends_on.map(|d| d.idx).into(),
@@ -220,22 +206,16 @@ impl TryFrom<staged_row::Model> for RowRecord {
                 None => Vec::new(),
             },
             place: match m.place_name {
-                Some(name) => {
-                    Some(RowPlace {
-                        name,
-                        parent_id: m.parent_id,
-                        properties: match &m.place_properties {
-                            Some(text) => serde_json::from_str(text)
-                                .map_err(|e| unreadable("properties", e))?,
-                            None => std::collections::BTreeMap::new(),
-                        },
-                        inherited: match &m.place_inherited {
-                            Some(text) => serde_json::from_str(text)
-                                .map_err(|e| unreadable("properties", e))?,
-                            None => Vec::new(),
-                        },
-                    })
-                }
+                Some(name) => Some(RowPlace {
+                    name,
+                    parent_id: m.parent_id,
+                    properties: match &m.place_properties {
+                        Some(text) => {
+                            serde_json::from_str(text).map_err(|e| unreadable("properties", e))?
+                        }
+                        None => std::collections::BTreeMap::new(),
+                    },
+                }),
                 None => None,
             },
             depends_on: match (m.depends_on_batch, m.depends_on_idx) {

@@ -22,9 +22,8 @@ pub struct Model {
     /// parent is itself staged); `None` for a replacement.
     pub place_name: Option<String>,
     pub parent_id: Option<String>,
-    /// JSON object of the place's properties; JSON array of those copied from another place.
+    /// JSON object of the place's own properties (from the row's cells).
     pub place_properties: Option<String>,
-    pub place_inherited: Option<String>,
     /// The staged row that creates this row's parent (kept while it is removed or has errors).
     pub depends_on_batch: Option<Uuid>,
     pub depends_on_idx: Option<i32>,

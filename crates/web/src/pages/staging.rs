@@ -13,7 +13,7 @@ use axum::extract::{Multipart, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_batches::{Operator, Refusal, TenantConfig};
+use portal_batches::{CopiedValue, Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
 use portal_domain::{Permission, PlaceScope, RowStatus};
 use portal_staging::Validator;
@@ -133,11 +133,11 @@ fn row_view(
                 }
             }
             td {
-                @if let Some(place) = row.place.as_ref().filter(|p| !p.inherited.is_empty()) {
+                @if let (Some(place), Some(copied)) = (row.place.as_ref(), columns.copied.get(&row.idx).filter(|c| !c.is_empty())) {
                     // What the deployment profile copies onto the new place, and from where.
                     div.copied {
                         span.muted { "Creates " q { (place.name) } " with:" }
-                        ul { @for c in &place.inherited { li { code { (c.property) } " = " q { (c.value) } " " span.muted { "(" (c.from) ")" } } } }
+                        ul { @for c in copied { li { code { (c.property) } " = " q { (c.value) } " " span.muted { "(" (c.from) ")" } } } }
                     }
                 }
                 @if !row.problems.is_empty() {
@@ -204,9 +204,18 @@ struct Columns {
     headers: Vec<String>,
     parent: Option<usize>,
     staged_in: std::collections::HashMap<uuid::Uuid, String>,
+    /// What the deployment profile copies onto each row's new place, by row index.
+    copied: std::collections::HashMap<i32, Vec<CopiedValue>>,
 }
 
-async fn columns_of(state: &AppState, kind: &ContactType, info: &BatchInfo) -> AppResult<Columns> {
+/// The columns for drawing `rows` of batch `info`, with what the profile copies onto their places.
+async fn columns_of(
+    state: &AppState,
+    config: &TenantConfig,
+    kind: &ContactType,
+    info: &BatchInfo,
+    rows: &[RowRecord],
+) -> AppResult<Columns> {
     let headers = headers_of(kind)?;
     let parent = kind
         .hierarchy
@@ -221,10 +230,12 @@ async fn columns_of(state: &AppState, kind: &ContactType, info: &BatchInfo) -> A
         .filter(|b| b.id != info.id)
         .map(|b| (b.id, b.file_name))
         .collect();
+    let copied = state.staging.copied_values(info, config, rows).await?;
     Ok(Columns {
         headers,
         parent,
         staged_in,
+        copied,
     })
 }
 
@@ -485,8 +496,6 @@ pub async fn show(
     let kind = config
         .contact_type(&info.contact_type)
         .ok_or(AppError::NotFound("user type"))?;
-    let columns = columns_of(&state, kind, &info).await?;
-    let headers = &columns.headers;
     let status = RowStatus::parse(&query.status);
     let page = query.page.max(1);
     let (rows, matching) = state
@@ -501,6 +510,8 @@ pub async fn show(
             },
         )
         .await?;
+    let columns = columns_of(&state, &config, kind, &info, &rows).await?;
+    let headers = &columns.headers;
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
     let base = base(&authorized)?;
     let here = format!("{base}/{}", info.id);
@@ -691,7 +702,7 @@ async fn apply(
             authorized,
             current,
             headers,
-            &columns_of(state, &kind, &after).await?,
+            &columns_of(state, &config, &kind, &after, &changed).await?,
             &after,
             idx,
             &changed,
