@@ -21,9 +21,11 @@ mod inherited;
 mod known;
 mod reads;
 mod staged_parents;
+mod upload;
 
 pub use area::area_of;
 pub use inherited::CopiedValue;
+pub use upload::{Input, TYPED_BATCH};
 
 use known::known_values;
 use portal_domain::PlaceScope;
@@ -36,11 +38,9 @@ use chrono::NaiveDate;
 use portal_deploy_config::{ConfigProblem, ContactType, DeploymentConfig};
 use portal_domain::{InstanceId, TenantId};
 use portal_staging::{
-    Batch, Engine, Limits, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope, StagedRow, Validator,
+    Batch, Engine, PlaceIndex, PlaceRecord, Problem, RowStatus, Scope, StagedRow, Validator,
 };
-use portal_store::staging::{
-    self, BatchInfo, Dependency, NewBatch, RowPlace, RowRecord, StoredProblem,
-};
+use portal_store::staging::{self, BatchInfo, Dependency, RowPlace, RowRecord, StoredProblem};
 use portal_store::{AuditContext, Db, StoreError, places};
 use serde_json::json;
 
@@ -271,67 +271,6 @@ fn record(
     }
 }
 
-/// What an upload keeps of its columns for the export: its header as written and, per row, the
-/// cells of the columns the template does not have.
-struct UploadColumns {
-    header: Vec<String>,
-    /// Per table row; `None` when the upload has no such columns.
-    extra: Option<Vec<Vec<String>>>,
-}
-
-impl UploadColumns {
-    fn of(table: &portal_staging::Table, validator: &Validator) -> Result<Self, Refusal> {
-        let map = validator
-            .column_map(&table.header)
-            .map_err(|e| Refusal::Header(e.to_string()))?;
-        let extra = (!map.ignored.is_empty()).then(|| {
-            table
-                .rows()
-                .map(|row| {
-                    map.ignored
-                        .iter()
-                        .map(|(at, _)| row.get(*at).unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .collect()
-        });
-        Ok(Self {
-            header: map.uploaded_header(&table.header),
-            extra,
-        })
-    }
-
-    /// Row `idx`'s extra cells, taken (each row's are used once).
-    fn take(&mut self, idx: usize) -> Vec<String> {
-        self.extra
-            .as_mut()
-            .and_then(|rows| rows.get_mut(idx))
-            .map(std::mem::take)
-            .unwrap_or_default()
-    }
-}
-
-/// What a new batch is staged from.
-enum Input {
-    /// An uploaded file, CSV or spreadsheet.
-    File(Vec<u8>),
-    /// One row typed into a form, in column order.
-    Typed(Vec<String>),
-}
-
-/// The file name of a batch of one row typed into the form.
-pub const TYPED_BATCH: &str = "Entered in the form";
-
-/// An upload validated off the async threads, ready to be stored.
-struct Validated {
-    batch: Batch,
-    notices: Vec<String>,
-    columns: UploadColumns,
-    /// Where the rows keep their new place's values: each row's place is made again as it is
-    /// stored, rather than all 100,000 held at once.
-    shape: RowShape,
-}
-
 /// The CSV headers of the engine's contact type, in column order: raw cells are indexed by them.
 fn headers(engine: &Engine) -> Vec<String> {
     headers_of(engine.validator())
@@ -531,183 +470,6 @@ impl Staging {
             .snapshot(info.instance_id, Some(info.id), config, kind, &area, &base)
             .await?;
         Ok((base, snapshot))
-    }
-
-    /// Decodes, validates and stores an upload as a new batch; then the batches that may name
-    /// its places as parents are brought up to date.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn upload(
-        &self,
-        operator: &Operator,
-        tenant: TenantId,
-        instance: InstanceId,
-        config: &TenantConfig,
-        contact_type: &str,
-        file_name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<BatchInfo, BatchError> {
-        let input = Input::File(bytes);
-        self.stage(
-            operator,
-            tenant,
-            instance,
-            config,
-            contact_type,
-            file_name,
-            input,
-        )
-        .await
-    }
-
-    /// Stages one row typed into a form (cells in the user type's column order) as a batch of
-    /// its own, validated exactly as an uploaded row, its cells kept as typed.
-    pub async fn stage_typed_row(
-        &self,
-        operator: &Operator,
-        tenant: TenantId,
-        instance: InstanceId,
-        config: &TenantConfig,
-        contact_type: &str,
-        cells: Vec<String>,
-    ) -> Result<BatchInfo, BatchError> {
-        let input = Input::Typed(cells);
-        self.stage(
-            operator,
-            tenant,
-            instance,
-            config,
-            contact_type,
-            TYPED_BATCH,
-            input,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn stage(
-        &self,
-        operator: &Operator,
-        tenant: TenantId,
-        instance: InstanceId,
-        config: &TenantConfig,
-        contact_type: &str,
-        file_name: &str,
-        input: Input,
-    ) -> Result<BatchInfo, BatchError> {
-        let Some(kind) = config.contact_type(contact_type).cloned() else {
-            return Err(BatchError::Refused(Refusal::UnknownType(
-                contact_type.to_owned(),
-            )));
-        };
-        let Some(anchors) = area::anchors(&operator.area) else {
-            return Err(BatchError::Refused(Refusal::NoArea));
-        };
-        let permit = self
-            .heavy
-            .acquire()
-            .await
-            .map_err(|e| BatchError::Task(e.to_string()))?;
-        let started = std::time::Instant::now();
-        let loaded = self.index(instance).await?;
-        let snapshot = self
-            .snapshot(instance, None, config, &kind, &operator.area, &loaded)
-            .await?;
-        let indexed = started.elapsed();
-        let scope = area::engine_scope(&operator.area);
-        let today = operator.today;
-        let staged = Arc::clone(&snapshot.staged);
-        let sources = Arc::clone(&snapshot);
-        let validated = tokio::task::spawn_blocking(move || -> Result<Validated, Refusal> {
-            let validator = Validator::new(&kind).map_err(|e| Refusal::Config(e.to_string()))?;
-            let table = match input {
-                Input::File(bytes) => portal_staging::decode(&bytes, &Limits::default()),
-                Input::Typed(cells) => {
-                    portal_staging::Table::typed(headers_of(&validator), &cells, &Limits::default())
-                }
-            }
-            .map_err(|e| Refusal::Input(e.to_string()))?;
-            let columns = UploadColumns::of(&table, &validator)?;
-            let shape = RowShape::of(&validator, &kind);
-            let known = known_values(&validator, &kind, &loaded.properties);
-            let engine = Engine::new(Arc::new(validator), Arc::clone(&snapshot.index))
-                .with_known_values(Arc::new(known));
-            let mut batch = engine
-                .validate_table(&table, &scope, today)
-                .map_err(|e| Refusal::Header(e.to_string()))?;
-            drop(table);
-            // Warnings of values the deployment profile could not copy join the row's own.
-            let mut missing = Vec::new();
-            for (i, row) in batch.rows() {
-                if let Some((_, problems)) = snapshot.sources.place_of(&shape.place, row) {
-                    if !problems.is_empty() {
-                        missing.push((i, problems));
-                    }
-                }
-            }
-            for (i, problems) in missing {
-                batch.add_own_warnings(i, problems);
-            }
-            let notices = batch.notices().to_vec();
-            Ok(Validated {
-                batch,
-                notices,
-                columns,
-                shape,
-            })
-        })
-        .await
-        .map_err(|e| BatchError::Task(e.to_string()))?;
-        let Validated {
-            batch,
-            notices,
-            mut columns,
-            shape,
-        } = match validated {
-            Ok(done) => done,
-            Err(refusal) => return Err(refusal.into()),
-        };
-        let counts = batch.counts();
-        let total = batch.len();
-        let validated_at = std::time::Instant::now();
-        let info = staging::create_batch(
-            &self.db,
-            &operator.ctx,
-            NewBatch {
-                tenant_id: tenant,
-                instance_id: instance,
-                contact_type: contact_type.to_owned(),
-                file_name: file_name.to_owned(),
-                anchors,
-                notices,
-                upload_header: Some(std::mem::take(&mut columns.header)),
-            },
-            counts,
-            // Owned rows, each freed as its record is written.
-            batch.into_rows().into_iter().map(move |(i, mut row)| {
-                let depends = staged_parents::settle(&mut row, None, &staged, None);
-                // What the row's new place is written with (as computed for its warnings).
-                let place = sources
-                    .sources
-                    .place_of(&shape.place, &row)
-                    .map(|(place, _)| place);
-                RowRecord {
-                    extra: columns.take(i),
-                    ..record(i, &row, false, place, depends)
-                }
-            }),
-        )
-        .await?;
-        tracing::info!(
-            batch = %info.id,
-            rows = total,
-            index_ms = indexed.as_millis(),
-            validated_ms = (validated_at - started).as_millis(),
-            stored_ms = validated_at.elapsed().as_millis(),
-            "staged an upload"
-        );
-        drop(permit);
-        self.propagate(operator, config, &info).await;
-        Ok(info)
     }
 
     /// Loads the instance's place index ahead of an upload (when someone opens the staging

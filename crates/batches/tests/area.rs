@@ -1,7 +1,7 @@
 //! A batch is validated against the area fixed when it was uploaded, whoever changes it later.
 
 use chrono::Utc;
-use portal_batches::{BatchError, Operator, Refusal, Staging};
+use portal_batches::{BatchError, Input, Operator, Refusal, Staging};
 use portal_crypto::MasterKey;
 use portal_domain::PlaceScope;
 use portal_domain::RowStatus;
@@ -68,14 +68,16 @@ async fn changes_by_anyone_are_judged_by_the_batchs_own_area() {
 
     let nowhere = operator(PlaceScope::Subtrees(Vec::new()));
     let refused = staging
-        .upload(
+        .stage(
             &nowhere,
             tenant,
             instance,
             &config,
             CHP,
-            "x.csv",
-            csv.into(),
+            Input::File {
+                name: "x.csv".into(),
+                bytes: csv.into(),
+            },
         )
         .await;
     assert!(
@@ -84,14 +86,16 @@ async fn changes_by_anyone_are_judged_by_the_batchs_own_area() {
     );
 
     let info = staging
-        .upload(
+        .stage(
             &kibwezi,
             tenant,
             instance,
             &config,
             CHP,
-            "x.csv",
-            csv.into(),
+            Input::File {
+                name: "x.csv".into(),
+                bytes: csv.into(),
+            },
         )
         .await
         .unwrap();

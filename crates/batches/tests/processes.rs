@@ -2,7 +2,7 @@
 //! changes, and an in-memory copy is never used once the batch has moved on.
 
 use chrono::Utc;
-use portal_batches::{Operator, Staging};
+use portal_batches::{Input, Operator, Staging};
 use portal_crypto::MasterKey;
 use portal_domain::PlaceScope;
 use portal_domain::RowStatus;
@@ -65,14 +65,16 @@ async fn edits_from_two_processes_land_on_the_current_batch() {
                Kibwezi,Kalawa,,Mary Wanjiku,0712345678,\n\
                Kibwezi,Kalawwa,,John Mwangi,0712345678,\n";
     let info = first
-        .upload(
+        .stage(
             &operator,
             tenant,
             instance,
             &config,
             CHP,
-            "x.csv",
-            csv.as_bytes().to_vec(),
+            Input::File {
+                name: "x.csv".into(),
+                bytes: csv.as_bytes().to_vec(),
+            },
         )
         .await
         .unwrap();

@@ -378,3 +378,40 @@ fn the_exports_own_columns_are_read_back_without_a_notice() {
     assert_eq!(again.row(0).unwrap().raw(4), "Jo \"JJ\" Roe");
     assert_eq!(again.row(0).unwrap().raw(5), "07123");
 }
+
+#[test]
+fn a_row_typed_into_a_form_keeps_its_cells_as_typed() {
+    let header: Vec<String> = ["CHP Name", "Note"].map(str::to_owned).to_vec();
+    // A typed leading quote is the person's text, not an export's neutralised formula.
+    let typed = ["  Jane Wanjiku ".to_owned(), "'=call first".to_owned()];
+    let table = Table::typed(header.clone(), &typed, &Limits::default()).unwrap();
+    assert_eq!(table.format, SourceFormat::Form);
+    let row = table.row(0).unwrap();
+    assert_eq!(row.line, 2);
+    assert_eq!(
+        row.cells().collect::<Vec<_>>(),
+        ["Jane Wanjiku", "'=call first"]
+    );
+    // Missing trailing cells are empty.
+    let short = Table::typed(header.clone(), &typed[..1], &Limits::default()).unwrap();
+    assert_eq!(
+        short.row(0).unwrap().cells().collect::<Vec<_>>(),
+        ["Jane Wanjiku", ""]
+    );
+
+    let empty = Table::typed(
+        header.clone(),
+        &[String::new(), " ".into()],
+        &Limits::default(),
+    );
+    assert!(matches!(empty, Err(InputError::NoRows)), "{empty:?}");
+    let limits = Limits {
+        max_cell_bytes: 4,
+        ..Limits::default()
+    };
+    let long = Table::typed(header, &typed, &limits).unwrap_err();
+    assert_eq!(
+        long.to_string(),
+        "The value typed for \"CHP Name\" is longer than 4 bytes: shorten it."
+    );
+}

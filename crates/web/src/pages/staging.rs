@@ -13,7 +13,7 @@ use axum::extract::{Multipart, Path, Query, RawForm, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use portal_batches::{CopiedValue, Operator, Refusal, TenantConfig};
+use portal_batches::{CopiedValue, Input, Operator, Refusal, TenantConfig};
 use portal_deploy_config::ContactType;
 use portal_domain::{Permission, PlaceScope, RowStatus};
 use portal_staging::Validator;
@@ -420,14 +420,13 @@ pub async fn upload(
     let instance = authorized.instance()?;
     let info = state
         .staging
-        .upload(
+        .stage(
             &operator,
             authorized.tenant.id,
             instance.id,
             &config,
             &kind,
-            &name,
-            file,
+            Input::File { name, bytes: file },
         )
         .await?;
     Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
@@ -461,13 +460,13 @@ pub async fn new_row(
     // Validated as an uploaded row would be, with its cells as typed (a typed "'=1" stays).
     let info = state
         .staging
-        .stage_typed_row(
+        .stage(
             &operator,
             authorized.tenant.id,
             instance.id,
             &config,
             &kind_name,
-            cells,
+            Input::Typed(cells),
         )
         .await?;
     Ok(Redirect::to(&format!("{}/{}", base(&authorized)?, info.id)).into_response())
