@@ -305,6 +305,30 @@ async fn workers_resolve_units_staged_first_and_lose_them_when_the_unit_row_goes
         "{page}"
     );
 
+    // A change to a unit that its worker does not see (the CHA's phone) leaves the workers'
+    // batch as it was: no new version (every process keeps its copy), nothing audited.
+    let version = |info: portal_store::staging::BatchInfo| info.version;
+    let before = version(
+        portal_store::staging::batch(&app.db, s.w.i1, batch_id(&workers))
+            .await
+            .unwrap(),
+    );
+    let mut ngandani = unit_row("0712999888");
+    ngandani[2] = "Ngandani";
+    ngandani[3] = "123457";
+    let mut form: Vec<(&str, &str)> = vec![("contact_type", CHU)];
+    form.extend(ngandani.iter().map(|c| ("cell", *c)));
+    post(app, &manager, &units, &format!("{units}/rows/1"), &form).await;
+    assert_eq!(rows(app, &units).await[1].status, RowStatus::Valid);
+    let after = portal_store::staging::batch(&app.db, s.w.i1, batch_id(&workers))
+        .await
+        .unwrap();
+    assert_eq!(
+        version(after),
+        before,
+        "the workers' batch was not rewritten"
+    );
+
     // The unit row is removed: its worker cannot be created, and says why.
     post(
         app,

@@ -15,6 +15,16 @@ use crate::audit_details::{self, CellDigests};
 use crate::staged_parents::{area_within, uses_as_parent};
 use crate::{BatchError, LoadedBatch, Operator, Refusal, Staging, TenantConfig, headers};
 
+/// Whether a change that touched no row is still written (a new version and an audit event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// The person asked for it: it is recorded even when nothing changed.
+    Always,
+    /// A consequence of another batch's change: nothing to write is nothing written, so the
+    /// batch keeps its version (and every process its copy in memory).
+    OnlyChanges,
+}
+
 impl Staging {
     /// Runs `change` on the batch in memory and writes the rows it affected.
     pub(crate) async fn change<F>(
@@ -23,6 +33,22 @@ impl Staging {
         info: &BatchInfo,
         config: &TenantConfig,
         action: AuditAction,
+        change: F,
+    ) -> Result<(BatchInfo, Vec<RowRecord>), BatchError>
+    where
+        F: FnOnce(&mut LoadedBatch) -> Result<(Vec<usize>, Vec<usize>, serde_json::Value), Refusal>,
+    {
+        self.change_with(operator, info, config, action, Writes::Always, change)
+            .await
+    }
+
+    async fn change_with<F>(
+        &self,
+        operator: &Operator,
+        info: &BatchInfo,
+        config: &TenantConfig,
+        action: AuditAction,
+        writes: Writes,
         change: F,
     ) -> Result<(BatchInfo, Vec<RowRecord>), BatchError>
     where
@@ -51,6 +77,10 @@ impl Staging {
                 return Err(refusal.into());
             }
         };
+        if writes == Writes::OnlyChanges && affected.is_empty() && removed.is_empty() {
+            // The copy in memory agrees with the database: it stays current.
+            return Ok((info.clone(), Vec::new()));
+        }
         let upsert: Vec<RowRecord> = affected.iter().filter_map(|&i| guard.record(i)).collect();
         let written = staging::apply(
             &self.db,
@@ -194,11 +224,12 @@ impl Staging {
             .map(|r| (r.idx, r))
             .collect();
         let (after, upsert) = self
-            .change(
+            .change_with(
                 operator,
                 target,
                 config,
                 AuditAction::StageRevalidated,
+                Writes::OnlyChanges,
                 move |state| {
                     let mut affected = Vec::new();
                     for idx in idxs.iter().filter_map(|&i| usize::try_from(i).ok()) {
