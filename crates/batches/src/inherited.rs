@@ -222,38 +222,49 @@ impl Sources {
         )
     }
 
-    /// The place a row creates (its final name, parent and own properties), and the warnings of
-    /// values the profile could not copy; `None` for a row that creates no place (a
-    /// replacement, or no name yet).
-    pub fn place_of(
-        &self,
-        shape: &PlaceShape,
-        row: &StagedRow,
-    ) -> Option<(RowPlace, Vec<Problem>)> {
+    /// The formatted name of the place a row creates; `None` for a row that creates no place
+    /// (a replacement, or no name yet).
+    fn new_place_name<'r>(shape: &PlaceShape, row: &'r StagedRow) -> Option<&'r str> {
         if row.is_replacement() {
             return None;
         }
-        let name = shape.name_field.map(|f| row.value(f)).unwrap_or_default();
-        if name.is_empty() {
-            return None;
-        }
-        let parent = row.parent();
-        let inheritance = self.inheritance(shape, name, parent.map(|p| (p.id(), p.name())));
+        shape
+            .name_field
+            .map(|f| row.value(f))
+            .filter(|name| !name.is_empty())
+    }
+
+    /// The place a row creates: its final name (with its type's suffix), parent and own
+    /// properties; `None` for a row that creates no place.
+    pub fn place_of(&self, shape: &PlaceShape, row: &StagedRow) -> Option<RowPlace> {
+        let name = Self::new_place_name(shape, row)?;
         let properties: BTreeMap<String, String> = shape
             .place_fields
             .iter()
             .map(|(field, property)| (property.clone(), row.value(*field).to_owned()))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        let problems = inheritance.missing.iter().map(Problem::from).collect();
-        Some((
-            RowPlace {
-                name: inheritance.name,
-                parent_id: parent.map(|p| p.id().to_owned()),
-                properties,
-            },
-            problems,
-        ))
+        Some(RowPlace {
+            name: self
+                .profile
+                .place_name(&shape.place_type, name)
+                .into_owned(),
+            parent_id: row.parent().map(|p| p.id().to_owned()),
+            properties,
+        })
+    }
+
+    /// Warnings of the values the profile could not copy onto the place a row creates.
+    pub fn missing_values(&self, shape: &PlaceShape, row: &StagedRow) -> Vec<Problem> {
+        let Some(name) = Self::new_place_name(shape, row) else {
+            return Vec::new();
+        };
+        let parent = row.parent().map(|p| (p.id(), p.name()));
+        self.inheritance(shape, name, parent)
+            .missing
+            .iter()
+            .map(Problem::from)
+            .collect()
     }
 
     /// The values the profile copies onto a stored row's new place now, and where from (for

@@ -141,9 +141,11 @@ impl LoadedBatch {
             &self.snapshot.staged,
             self.shape.parent_column.as_deref(),
         );
-        if let Some((_, missing)) = self.snapshot.sources.place_of(&self.shape.place, &row) {
-            row.add_own_warnings(missing);
-        }
+        let missing = self
+            .snapshot
+            .sources
+            .missing_values(&self.shape.place, &row);
+        row.add_own_warnings(missing);
         (row, depends)
     }
 
@@ -162,7 +164,7 @@ impl LoadedBatch {
                 idx,
                 row,
                 self.acknowledged.contains(&idx),
-                place.map(|(place, _)| place),
+                place,
                 self.depends.get(&idx).copied(),
             )
         })

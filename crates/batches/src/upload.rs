@@ -137,10 +137,9 @@ impl Staging {
             // Warnings of values the deployment profile could not copy join the row's own.
             let mut missing = Vec::new();
             for (i, row) in batch.rows() {
-                if let Some((_, problems)) = snapshot.sources.place_of(&shape.place, row) {
-                    if !problems.is_empty() {
-                        missing.push((i, problems));
-                    }
+                let problems = snapshot.sources.missing_values(&shape.place, row);
+                if !problems.is_empty() {
+                    missing.push((i, problems));
                 }
             }
             for (i, problems) in missing {
@@ -184,11 +183,8 @@ impl Staging {
             // Owned rows, each freed as its record is written.
             batch.into_rows().into_iter().map(move |(i, mut row)| {
                 let depends = staged_parents::settle(&mut row, None, &staged, None);
-                // What the row's new place is written with (as computed for its warnings).
-                let place = sources
-                    .sources
-                    .place_of(&shape.place, &row)
-                    .map(|(place, _)| place);
+                // What the row's new place is written with.
+                let place = sources.sources.place_of(&shape.place, &row);
                 RowRecord {
                     extra: columns.take(i),
                     ..record(i, &row, false, place, depends)
